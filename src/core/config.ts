@@ -1,0 +1,147 @@
+/**
+ * SPEC §2: configuration keys, their parsing, and resolution order
+ * (object annotation → namespace annotation → server flag → built-in default).
+ */
+
+export const ANNOTATION_PREFIX = 'kafka-nodeport-injector/';
+export const STATUS_ANNOTATION = `${ANNOTATION_PREFIX}status`;
+export const INJECT_LABEL = `${ANNOTATION_PREFIX}inject`;
+
+export type AntiAffinityMode = 'required' | 'preferred' | 'none';
+
+export interface InjectorConfig {
+  nodePort: number;
+  nodeSelector: Record<string, string>;
+  /** A listener name, upper-cased, or `auto`. */
+  listener: string;
+  antiAffinity: AntiAffinityMode;
+}
+
+export const CONFIG_KEYS = ['node-port', 'node-selector', 'listener', 'anti-affinity'] as const;
+export type ConfigKey = (typeof CONFIG_KEYS)[number];
+
+/** Raw, unparsed values keyed by SPEC key, as found in one configuration source. */
+export type RawConfig = Partial<Record<ConfigKey, string>>;
+
+export const DEFAULT_RAW_CONFIG: Required<RawConfig> = {
+  'node-port': '31980',
+  'node-selector': '',
+  listener: 'auto',
+  'anti-affinity': 'required',
+};
+
+export class ConfigError extends Error {
+  readonly key: ConfigKey;
+  readonly value: string;
+  constructor(key: ConfigKey, value: string, accepted: string, source: string) {
+    super(
+      `${ANNOTATION_PREFIX}${key}: ${JSON.stringify(value)} (from ${source}) is not valid: expected ${accepted}`,
+    );
+    this.name = 'ConfigError';
+    this.key = key;
+    this.value = value;
+  }
+}
+
+const LABEL_NAME = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+function isLabelKey(key: string): boolean {
+  const slash = key.lastIndexOf('/');
+  const prefix = slash < 0 ? undefined : key.slice(0, slash);
+  const name = slash < 0 ? key : key.slice(slash + 1);
+  if (prefix !== undefined && (prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix))) return false;
+  return LABEL_NAME.test(name);
+}
+
+function isLabelValue(value: string): boolean {
+  return value === '' || LABEL_NAME.test(value);
+}
+
+const PARSERS: { [K in ConfigKey]: { accepted: string; parse: (raw: string) => unknown } } = {
+  'node-port': {
+    accepted: 'an integer port number from 1 to 65535 (the cluster NodePort range, 30000-32767 by default)',
+    parse: (raw) => {
+      const trimmed = raw.trim();
+      if (!/^\d+$/.test(trimmed)) return undefined;
+      const port = Number(trimmed);
+      return port >= 1 && port <= 65535 ? port : undefined;
+    },
+  },
+  'node-selector': {
+    accepted: 'label pairs "key=value[,key=value]" (empty for none)',
+    parse: (raw) => {
+      const selector: Record<string, string> = {};
+      for (const pair of raw.split(',')) {
+        if (pair.trim() === '') continue;
+        const eq = pair.indexOf('=');
+        if (eq < 0) return undefined;
+        const key = pair.slice(0, eq).trim();
+        const value = pair.slice(eq + 1).trim();
+        if (!isLabelKey(key) || !isLabelValue(value)) return undefined;
+        selector[key] = value;
+      }
+      return selector;
+    },
+  },
+  listener: {
+    accepted: '"auto" or a Kafka listener name (letters, digits, underscore)',
+    parse: (raw) => {
+      const trimmed = raw.trim();
+      if (trimmed.toLowerCase() === 'auto') return 'auto';
+      return /^[A-Za-z][A-Za-z0-9_]*$/.test(trimmed) ? trimmed.toUpperCase() : undefined;
+    },
+  },
+  'anti-affinity': {
+    accepted: '"required", "preferred" or "none"',
+    parse: (raw) => {
+      const trimmed = raw.trim().toLowerCase();
+      return ['required', 'preferred', 'none'].includes(trimmed) ? trimmed : undefined;
+    },
+  },
+};
+
+/** One place configuration comes from, highest priority first in `resolveConfig`. */
+export interface ConfigSource {
+  name: string;
+  values: RawConfig;
+}
+
+/** Reads `kafka-nodeport-injector/<key>` annotations into a raw config. */
+export function configFromAnnotations(annotations: Record<string, string> | undefined): RawConfig {
+  const raw: RawConfig = {};
+  if (!annotations) return raw;
+  for (const key of CONFIG_KEYS) {
+    const value = annotations[ANNOTATION_PREFIX + key];
+    if (typeof value === 'string') raw[key] = value;
+  }
+  return raw;
+}
+
+/**
+ * First source that sets a key wins; the built-in default comes last.
+ * Throws ConfigError naming the key, the value, its source and what is accepted.
+ */
+export function resolveConfig(sources: ConfigSource[]): InjectorConfig {
+  const pick = (key: ConfigKey): unknown => {
+    for (const source of [...sources, { name: 'default', values: DEFAULT_RAW_CONFIG }]) {
+      const raw = source.values[key];
+      if (raw === undefined) continue;
+      const parsed = PARSERS[key].parse(raw);
+      if (parsed === undefined) throw new ConfigError(key, raw, PARSERS[key].accepted, source.name);
+      return parsed;
+    }
+    throw new Error(`no default for ${key}`);
+  };
+  return {
+    nodePort: pick('node-port') as number,
+    nodeSelector: pick('node-selector') as Record<string, string>,
+    listener: pick('listener') as string,
+    antiAffinity: pick('anti-affinity') as AntiAffinityMode,
+  };
+}
+
+/** Validates one raw value (used by the CLI to reject bad flags up front). */
+export function parseConfigValue(key: ConfigKey, raw: string, source: string): void {
+  if (PARSERS[key].parse(raw) === undefined) throw new ConfigError(key, raw, PARSERS[key].accepted, source);
+}

@@ -1,0 +1,123 @@
+/**
+ * The slices of Kubernetes objects the mutation core reads. Everything is optional because the
+ * core must cope with whatever an AdmissionReview carries: a field the API server would default
+ * may be absent, and a malformed object must be admitted unchanged rather than crash us.
+ */
+
+export interface ObjectMeta {
+  name?: string;
+  generateName?: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: ObjectMeta;
+}
+
+export interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: {
+    fieldRef?: { apiVersion?: string; fieldPath: string };
+    secretKeyRef?: { name?: string; key: string };
+    configMapKeyRef?: { name?: string; key: string };
+    resourceFieldRef?: { resource: string };
+  };
+}
+
+export interface ContainerPort {
+  name?: string;
+  containerPort: number;
+  protocol?: string;
+}
+
+export interface VolumeMount {
+  name: string;
+  mountPath: string;
+  subPath?: string;
+  readOnly?: boolean;
+}
+
+export interface Container {
+  name: string;
+  image?: string;
+  imagePullPolicy?: string;
+  command?: string[];
+  args?: string[];
+  env?: EnvVar[];
+  ports?: ContainerPort[];
+  volumeMounts?: VolumeMount[];
+  securityContext?: Record<string, unknown>;
+  resources?: Record<string, unknown>;
+}
+
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: string; values?: string[] }[];
+}
+
+export interface PodAffinityTerm {
+  labelSelector?: LabelSelector;
+  topologyKey: string;
+  namespaces?: string[];
+}
+
+export interface Affinity {
+  podAntiAffinity?: {
+    requiredDuringSchedulingIgnoredDuringExecution?: PodAffinityTerm[];
+    preferredDuringSchedulingIgnoredDuringExecution?: { weight: number; podAffinityTerm: PodAffinityTerm }[];
+  } | null;
+  [other: string]: unknown;
+}
+
+export interface Volume {
+  name: string;
+  emptyDir?: Record<string, unknown>;
+  configMap?: { name?: string };
+  [source: string]: unknown;
+}
+
+export interface PodSpec {
+  containers: Container[];
+  initContainers?: Container[];
+  nodeSelector?: Record<string, string> | null;
+  affinity?: Affinity | null;
+  volumes?: Volume[];
+}
+
+export interface StatefulSet extends KubeObject {
+  kind: 'StatefulSet';
+  spec: {
+    replicas?: number;
+    serviceName?: string;
+    selector?: LabelSelector;
+    template: { metadata?: ObjectMeta; spec: PodSpec };
+  };
+}
+
+export interface ServicePort {
+  name?: string;
+  port: number;
+  targetPort?: number | string;
+  nodePort?: number | null;
+  protocol?: string;
+}
+
+export interface Service extends KubeObject {
+  kind: 'Service';
+  spec: {
+    type?: string;
+    clusterIP?: string;
+    externalTrafficPolicy?: string;
+    selector?: Record<string, string>;
+    ports?: ServicePort[];
+  };
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
