@@ -27,6 +27,10 @@ export class PatchBuilder<T extends object> {
     this.apply({ op: 'add', path, value });
   }
 
+  remove(path: string): void {
+    this.apply({ op: 'remove', path });
+  }
+
   replace(path: string, value: unknown): void {
     this.apply({ op: 'replace', path, value });
   }

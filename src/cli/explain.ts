@@ -1,0 +1,69 @@
+/** `explain`: per object, the decision, its reason, the patch and each broker's advertised listener. */
+import { formatAddress } from '../core/advertisedListeners.ts';
+import { HOST_IP_REFERENCE } from '../core/downwardEnv.ts';
+import { isRecord, type KubeObject } from '../core/kubeTypes.ts';
+import type { ManifestDocument } from './manifests.ts';
+
+export interface BrokerEndpoint {
+  ordinal: number;
+  hostIP: string;
+  advertised: string;
+}
+
+export interface Explanation {
+  kind: string;
+  namespace?: string;
+  name: string;
+  decision: string;
+  reason: string;
+  message: string;
+  changes: string[];
+  patch: ManifestDocument['result']['patch'];
+  brokers?: BrokerEndpoint[];
+}
+
+/** What broker `ordinal` advertises once the kubelet has expanded `$(MY_HOST_IP)`. */
+export function brokerEndpoints(document: ManifestDocument, hostIPs: string[]): BrokerEndpoint[] | undefined {
+  const exposure = document.result.exposure;
+  if (!exposure || !isRecord(document.object) || !isRecord(document.object.spec)) return undefined;
+  const replicas = typeof document.object.spec.replicas === 'number' ? document.object.spec.replicas : 1;
+  const suffix = exposure.advertised.slice(exposure.advertised.indexOf(HOST_IP_REFERENCE) + HOST_IP_REFERENCE.length);
+  return Array.from({ length: replicas }, (_, ordinal) => {
+    const hostIP = hostIPs[ordinal] ?? `<hostIP of pod ${String(ordinal)}>`;
+    const port = suffix.replace(/^:/, '');
+    return { ordinal, hostIP, advertised: `${exposure.listener}://${formatAddress(hostIP, port)}` };
+  });
+}
+
+export function explain(documents: ManifestDocument[], hostIPs: string[]): Explanation[] {
+  return documents
+    .filter((d) => isRecord(d.object))
+    .map((d) => {
+      const object = d.object as KubeObject;
+      const brokers = brokerEndpoints(d, hostIPs);
+      return {
+        kind: object.kind ?? '?',
+        ...(object.metadata?.namespace ? { namespace: object.metadata.namespace } : {}),
+        name: object.metadata?.name ?? '?',
+        decision: d.result.decision,
+        reason: d.result.reason,
+        message: d.result.message,
+        changes: d.result.changes,
+        patch: d.result.patch,
+        ...(brokers ? { brokers } : {}),
+      };
+    });
+}
+
+export function formatExplanations(explanations: Explanation[]): string {
+  return explanations
+    .map((e) => {
+      const lines = [`${e.kind} ${e.namespace ? `${e.namespace}/` : ''}${e.name}: ${e.decision} (${e.reason})`, `  ${e.message}`];
+      for (const b of e.brokers ?? []) lines.push(`  broker ${String(b.ordinal)} on ${b.hostIP}: ${b.advertised}`);
+      for (const op of e.patch) {
+        lines.push(`  ${op.op} ${op.path}${'value' in op ? ` ${JSON.stringify(op.value)}` : ''}`);
+      }
+      return lines.join('\n');
+    })
+    .join('\n\n');
+}

@@ -1,0 +1,80 @@
+/** The `kafka-nodeport-injector` command line: thin doors to the mutation core and the server. */
+import { Command, Option } from 'commander';
+import { VERSION } from '../version.ts';
+import { explain, formatExplanations } from './explain.ts';
+import { mutateManifests, renderManifests } from './manifests.ts';
+import {
+  addConfigOptions,
+  addNamespaceAnnotationsOption,
+  parseAnnotationPairs,
+  rawConfigFromFlags,
+  type ConfigFlags,
+} from './options.ts';
+import { readInput } from './readInput.ts';
+
+interface InputFlags extends ConfigFlags {
+  file?: string;
+}
+
+async function loadDocuments(flags: InputFlags): Promise<ReturnType<typeof mutateManifests>> {
+  const defaults = rawConfigFromFlags(flags);
+  const namespaceAnnotations = parseAnnotationPairs(flags.namespaceAnnotations);
+  return mutateManifests(await readInput(flags.file), { defaults, namespaceAnnotations });
+}
+
+/** Denied objects make `mutate` fail, as the API server would refuse them. */
+function deniedMessages(documents: ReturnType<typeof mutateManifests>): string[] {
+  return documents.filter((d) => d.result.decision === 'denied').map((d) => d.result.message);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('kafka-nodeport-injector')
+    .description('Make an unmodified Kafka Helm chart reachable from outside the cluster at <node IP>:<nodePort>')
+    .version(VERSION)
+    .showHelpAfterError();
+
+  const fileOption = new Option('-f, --file <file>', 'multi-document YAML to read ("-" for stdin)').default('-');
+
+  addNamespaceAnnotationsOption(
+    addConfigOptions(
+      program
+        .command('mutate')
+        .description('mutate manifests offline (usable as `helm install --post-renderer`)')
+        .addOption(fileOption),
+    ),
+  ).action(async (flags: InputFlags) => {
+    const documents = await loadDocuments(flags);
+    const denied = deniedMessages(documents);
+    if (denied.length > 0) throw new Error(denied.join('\n'));
+    process.stdout.write(renderManifests(documents));
+  });
+
+  addNamespaceAnnotationsOption(
+    addConfigOptions(
+      program
+        .command('explain')
+        .description('show, per object, the decision, the patch and the listener each broker will advertise')
+        .addOption(fileOption)
+        .option('--host-ip <ip...>', 'node IP of broker 0, 1, … (comma-separated or repeated)')
+        .addOption(new Option('-o, --output <format>', 'text or json').choices(['text', 'json']).default('text')),
+    ),
+  ).action(async (flags: InputFlags & { hostIp?: string[]; output: string }) => {
+    const documents = await loadDocuments(flags);
+    const hostIPs = (flags.hostIp ?? []).flatMap((v) => v.split(',')).filter((v) => v !== '');
+    const explanations = explain(documents, hostIPs);
+    process.stdout.write(
+      flags.output === 'json' ? `${JSON.stringify(explanations, null, 2)}\n` : `${formatExplanations(explanations)}\n`,
+    );
+  });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    process.stderr.write(`kafka-nodeport-injector: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  }
+}

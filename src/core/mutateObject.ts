@@ -1,0 +1,84 @@
+/**
+ * The mutation core's front door: one object and its configuration sources in, a decision and a
+ * minimal JSON Patch out. No I/O; the webhook, `mutate` and `explain` all call this.
+ */
+import { isService, mutateClientService, isKafkaService, type ServiceTarget } from './clientService.ts';
+import {
+  ConfigError,
+  configFromAnnotations,
+  INJECT_LABEL,
+  resolveConfig,
+  type ConfigSource,
+  type RawConfig,
+} from './config.ts';
+import { isRecord, type KubeObject } from './kubeTypes.ts';
+import { isStatefulSet, mutateStatefulSet } from './mutateStatefulSet.ts';
+import { isKafkaStatefulSet } from './recognizeKafka.ts';
+import { outcome, type MutationResult } from './result.ts';
+
+export interface MutationInput {
+  object: unknown;
+  /** Annotations of the object's namespace (SPEC §2 second source). */
+  namespaceAnnotations?: Record<string, string>;
+  /** Server flags / CLI flags (SPEC §2 third source). */
+  defaults?: RawConfig;
+  /**
+   * For a Service: where the release's broker listens, when its StatefulSet is known (the CLI sees
+   * the whole release; the webhook may not have seen the StatefulSet yet).
+   */
+  serviceTarget?: ServiceTarget;
+  /** For a Service: the broker StatefulSet it selects is exposed by the chart itself. */
+  brokersAlreadyExposed?: boolean;
+}
+
+function describe(object: unknown): string {
+  if (!isRecord(object)) return typeof object;
+  const meta = (object as KubeObject).metadata;
+  return `${String(object.kind)} ${meta?.namespace ? `${meta.namespace}/` : ''}${meta?.name ?? meta?.generateName ?? '?'}`;
+}
+
+export function mutateObject(input: MutationInput): MutationResult {
+  const { object } = input;
+  try {
+    if (!isRecord(object) || typeof object.kind !== 'string') {
+      return outcome('skipped', 'invalid-object', 'not a Kubernetes object');
+    }
+    const kind = object.kind;
+    if (kind !== 'StatefulSet' && kind !== 'Service') {
+      return outcome('skipped', 'unsupported-kind', `kind ${kind} is never mutated`);
+    }
+    const meta = (object as KubeObject).metadata;
+    if (meta?.labels?.[INJECT_LABEL] === 'disabled') {
+      return outcome('skipped', 'opted-out', `label ${INJECT_LABEL}=disabled`);
+    }
+    const isSts = isStatefulSet(object);
+    if (!isSts && !isService(object)) return outcome('skipped', 'invalid-object', `${describe(object)} has no usable spec`);
+    // Only objects we would touch are held to their configuration: a bad annotation in an opted-in
+    // namespace must not block unrelated workloads.
+    if (isSts ? !isKafkaStatefulSet(object) : !isKafkaService(object)) {
+      return outcome('skipped', 'not-kafka', `not a Kafka ${kind}`);
+    }
+
+    const sources: ConfigSource[] = [
+      { name: `annotation on ${describe(object)}`, values: configFromAnnotations(meta?.annotations) },
+      { name: 'namespace annotation', values: configFromAnnotations(input.namespaceAnnotations) },
+      { name: 'server flag', values: input.defaults ?? {} },
+    ];
+    let config;
+    try {
+      config = resolveConfig(sources);
+    } catch (error) {
+      if (error instanceof ConfigError) return outcome('denied', 'invalid-config', error.message);
+      throw error;
+    }
+    if (isSts) return mutateStatefulSet(object, config);
+    if (input.brokersAlreadyExposed) {
+      return outcome('unchanged', 'already-exposed', "the chart's own externalAccess exposes each broker");
+    }
+    return mutateClientService(object, config, input.serviceTarget);
+  } catch (error) {
+    // A bug must never block an install: admit unchanged, say why.
+    const message = error instanceof Error ? error.message : String(error);
+    return outcome('error', 'internal-error', `internal error on ${describe(object)}: ${message}`);
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * Script-export variant of the env family (bitnami/kafka 12–22 with `externalAccess` on): the
+ * chart's setup script builds and exports `KAFKA_CFG_ADVERTISED_LISTENERS` itself, after any env
+ * we could set. We wrap the container command: the script runs unchanged, and its final
+ * `exec` of Kafka goes through a shell function that rewrites the exposed listener first.
+ */
+import { ensureHostIpEnv } from '../downwardEnv.ts';
+import type { Container, PodSpec } from '../kubeTypes.ts';
+import { pointer } from '../patchBuilder.ts';
+import { downwardEnvNames, envValue, lastEnvIndex } from '../recognizeKafka.ts';
+import { bindPort, ADVERTISED_ENV } from './envWiring.ts';
+import { HOST_FROM_NODE_IP, INJECTED_MARKER } from './shellSnippets.ts';
+import { TEMPLATE_SPEC, unsupported, type Wiring, type WiringInput, type WiringOutcome } from './wiring.ts';
+
+const WRAPPER_SHELL = ['/bin/bash', '-c'];
+
+/**
+ * bash (not in POSIX mode) looks functions up before builtins, so the script's
+ * `exec /entrypoint.sh /run.sh` calls this function, which then runs the real `exec`.
+ */
+export function wrapperScript(listener: string, nodePort: number): string {
+  return `${INJECTED_MARKER}
+exec() {
+  unset -f exec
+  ${HOST_FROM_NODE_IP.replaceAll('\n', '\n  ')}
+  ${ADVERTISED_ENV}=$(printf '%s' "$${ADVERTISED_ENV}" | sed -E "s#(^|,)${listener}://[^,]*#\\1${listener}://$host:${String(nodePort)}#")
+  export ${ADVERTISED_ENV}
+  builtin exec "$@"
+}
+. "$0" "$@"
+`;
+}
+
+/** The chart's own command, whether or not we already wrapped it. */
+function originalCommand(container: Container): string[] | undefined {
+  const command = container.command;
+  if (!command || command.length === 0) return undefined;
+  const wrapped = command[0] === WRAPPER_SHELL[0] && command[1] === WRAPPER_SHELL[1] && command[2]?.startsWith(INJECTED_MARKER);
+  return wrapped ? command.slice(3) : command;
+}
+
+function brokerIndex(spec: PodSpec): number {
+  return spec.containers.findIndex(
+    (c) =>
+      envValue(c, 'KAFKA_CFG_LISTENERS') !== undefined &&
+      lastEnvIndex(c.env, ADVERTISED_ENV) < 0 &&
+      (originalCommand(c)?.[0] ?? '').endsWith('.sh'),
+  );
+}
+
+export const scriptExportWiring: Wiring = {
+  family: 'script-export',
+
+  detect(spec: PodSpec): boolean {
+    return brokerIndex(spec) >= 0;
+  },
+
+  apply({ sts, builder, config }: WiringInput): WiringOutcome {
+    const spec = sts.spec.template.spec;
+    const index = brokerIndex(spec);
+    const container = spec.containers[index];
+    const command = container && originalCommand(container);
+    if (!container || !command) return unsupported('no setup script command');
+    // The chart's NodePort externalAccess advertises HOST_IP with one nodePort per broker.
+    if (downwardEnvNames(container, 'status.hostIP').some((n) => n !== 'MY_HOST_IP')) {
+      return { exposed: false, reason: 'already-exposed', message: "the chart's own externalAccess exposes each broker" };
+    }
+    const listener = config.listener === 'auto' ? 'EXTERNAL' : config.listener;
+    const containerPort = bindPort(envValue(container, 'KAFKA_CFG_LISTENERS'), listener);
+    if (containerPort === undefined) return unsupported(`listener ${listener} is not in KAFKA_CFG_LISTENERS`);
+
+    const desired = [...WRAPPER_SHELL, wrapperScript(listener, config.nodePort), ...command];
+    const containerPath = [...TEMPLATE_SPEC, 'containers', index];
+    if (JSON.stringify(desired) !== JSON.stringify(container.command)) {
+      builder.replace(pointer(...containerPath, 'command'), desired);
+    }
+    const env = ensureHostIpEnv(builder, containerPath, container);
+    if (!env.ok) return unsupported(env.message);
+    return {
+      exposed: true,
+      exposure: {
+        family: 'script-export',
+        listener,
+        containerPort,
+        advertised: `${listener}://$(MY_HOST_IP):${String(config.nodePort)}`,
+      },
+      changes: [`command wrapped: ${ADVERTISED_ENV} ${listener}`, 'env MY_HOST_IP'],
+    };
+  },
+};

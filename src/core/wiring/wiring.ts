@@ -1,0 +1,45 @@
+/**
+ * One module per way a chart hands advertised listeners to Kafka (SPEC §4). Each family knows how
+ * to find its wiring in a pod spec and how to point the exposed listener at
+ * `$(MY_HOST_IP):<node-port>`. All of them must be idempotent: applied to their own output they
+ * record no operation.
+ */
+import type { InjectorConfig } from '../config.ts';
+import type { PodSpec, StatefulSet } from '../kubeTypes.ts';
+import type { PatchBuilder } from '../patchBuilder.ts';
+
+export type WiringFamily = 'env' | 'script-export' | 'init-rendered-file' | 'command';
+
+/** What the exposed listener looks like once the pod starts. */
+export interface Exposure {
+  family: WiringFamily;
+  /** Listener name, e.g. CLIENT. */
+  listener: string;
+  /** The container port the NodePort must reach (the listener's bind port). */
+  containerPort: number;
+  /** Advertised entry as written into the object, e.g. `CLIENT://$(MY_HOST_IP):31980`. */
+  advertised: string;
+}
+
+export type WiringOutcome =
+  | { exposed: true; exposure: Exposure; changes: string[] }
+  | { exposed: false; reason: 'unsupported-wiring' | 'already-exposed' | 'not-a-broker'; message: string };
+
+export interface WiringInput {
+  sts: StatefulSet;
+  builder: PatchBuilder<StatefulSet>;
+  config: InjectorConfig;
+}
+
+export interface Wiring {
+  family: WiringFamily;
+  /** True when this family's wiring is present in the pod spec. */
+  detect(spec: PodSpec): boolean;
+  apply(input: WiringInput): WiringOutcome;
+}
+
+export function unsupported(message: string): WiringOutcome {
+  return { exposed: false, reason: 'unsupported-wiring', message };
+}
+
+export const TEMPLATE_SPEC = ['spec', 'template', 'spec'] as const;
