@@ -27,7 +27,9 @@ export function brokerEndpoints(document: ManifestDocument, hostIPs: string[]): 
   const exposure = document.result.exposure;
   if (!exposure || !isRecord(document.object) || !isRecord(document.object.spec)) return undefined;
   const replicas = typeof document.object.spec.replicas === 'number' ? document.object.spec.replicas : 1;
-  const suffix = exposure.advertised.slice(exposure.advertised.indexOf(HOST_IP_REFERENCE) + HOST_IP_REFERENCE.length);
+  const suffix = exposure.advertised.slice(
+    exposure.advertised.indexOf(HOST_IP_REFERENCE) + HOST_IP_REFERENCE.length,
+  );
   return Array.from({ length: replicas }, (_, ordinal) => {
     const hostIP = hostIPs[ordinal] ?? `<hostIP of pod ${String(ordinal)}>`;
     const port = suffix.replace(/^:/, '');
@@ -58,8 +60,12 @@ export function explain(documents: ManifestDocument[], hostIPs: string[]): Expla
 export function formatExplanations(explanations: Explanation[]): string {
   return explanations
     .map((e) => {
-      const lines = [`${e.kind} ${e.namespace ? `${e.namespace}/` : ''}${e.name}: ${e.decision} (${e.reason})`, `  ${e.message}`];
-      for (const b of e.brokers ?? []) lines.push(`  broker ${String(b.ordinal)} on ${b.hostIP}: ${b.advertised}`);
+      const lines = [
+        `${e.kind} ${e.namespace ? `${e.namespace}/` : ''}${e.name}: ${e.decision} (${e.reason})`,
+        `  ${e.message}`,
+      ];
+      for (const b of e.brokers ?? [])
+        lines.push(`  broker ${String(b.ordinal)} on ${b.hostIP}: ${b.advertised}`);
       for (const op of e.patch) {
         lines.push(`  ${op.op} ${op.path}${'value' in op ? ` ${JSON.stringify(op.value)}` : ''}`);
       }

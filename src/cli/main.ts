@@ -29,11 +29,15 @@ function deniedMessages(documents: ReturnType<typeof mutateManifests>): string[]
 
 export function buildProgram(): Command {
   const program = new Command('kafka-nodeport-injector')
-    .description('Make an unmodified Kafka Helm chart reachable from outside the cluster at <node IP>:<nodePort>')
+    .description(
+      'Make an unmodified Kafka Helm chart reachable from outside the cluster at <node IP>:<nodePort>',
+    )
     .version(VERSION)
     .showHelpAfterError();
 
-  const fileOption = new Option('-f, --file <file>', 'multi-document YAML to read ("-" for stdin)').default('-');
+  const fileOption = new Option('-f, --file <file>', 'multi-document YAML to read ("-" for stdin)').default(
+    '-',
+  );
 
   addNamespaceAnnotationsOption(
     addConfigOptions(
@@ -56,14 +60,18 @@ export function buildProgram(): Command {
         .description('show, per object, the decision, the patch and the listener each broker will advertise')
         .addOption(fileOption)
         .option('--host-ip <ip...>', 'node IP of broker 0, 1, … (comma-separated or repeated)')
-        .addOption(new Option('-o, --output <format>', 'text or json').choices(['text', 'json']).default('text')),
+        .addOption(
+          new Option('-o, --output <format>', 'text or json').choices(['text', 'json']).default('text'),
+        ),
     ),
   ).action(async (flags: InputFlags & { hostIp?: string[]; output: string }) => {
     const documents = await loadDocuments(flags);
     const hostIPs = (flags.hostIp ?? []).flatMap((v) => v.split(',')).filter((v) => v !== '');
     const explanations = explain(documents, hostIPs);
     process.stdout.write(
-      flags.output === 'json' ? `${JSON.stringify(explanations, null, 2)}\n` : `${formatExplanations(explanations)}\n`,
+      flags.output === 'json'
+        ? `${JSON.stringify(explanations, null, 2)}\n`
+        : `${formatExplanations(explanations)}\n`,
     );
   });
 
@@ -74,7 +82,9 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (error) {
-    process.stderr.write(`kafka-nodeport-injector: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(
+      `kafka-nodeport-injector: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
     process.exitCode = 1;
   }
 }

@@ -33,14 +33,18 @@ interface BrokerContext {
 }
 
 /** What a Service needs to know of the Kafka StatefulSets of the same input that it selects. */
-function brokerContextFor(object: unknown, brokers: { sts: StatefulSet; result: MutationResult }[]): BrokerContext {
+function brokerContextFor(
+  object: unknown,
+  brokers: { sts: StatefulSet; result: MutationResult }[],
+): BrokerContext {
   if (!isRecord(object) || object.kind !== 'Service' || !isRecord(object.spec)) return {};
   const selector = object.spec.selector;
   if (!isRecord(selector)) return {};
   const selected = brokers.filter(({ sts }) =>
     selects(selector as Record<string, string>, sts.spec.template.metadata?.labels ?? {}),
   );
-  if (selected.some(({ result }) => result.reason === 'already-exposed')) return { brokersAlreadyExposed: true };
+  if (selected.some(({ result }) => result.reason === 'already-exposed'))
+    return { brokersAlreadyExposed: true };
   for (const { sts, result } of selected) {
     if (!result.exposure) continue;
     const broker = sts.spec.template.spec.containers;
@@ -56,13 +60,20 @@ export function mutateManifests(text: string, options: MutationOptions): Manifes
   const documents = parseAllDocuments(text);
   const parsed = documents.map((doc) => {
     if (doc.errors.length > 0) throw new Error(`invalid YAML: ${doc.errors[0]?.message ?? ''}`);
-    const [start = 0, , end = start] = doc.range;
+    const [start, , end] = doc.range;
     return { source: text.slice(start, end), object: doc.toJS() as unknown };
   });
   const run = (object: unknown, context: BrokerContext = {}): MutationResult =>
-    mutateObject({ object, defaults: options.defaults, namespaceAnnotations: options.namespaceAnnotations, ...context });
+    mutateObject({
+      object,
+      defaults: options.defaults,
+      namespaceAnnotations: options.namespaceAnnotations,
+      ...context,
+    });
   // StatefulSets first: a Service's target port comes from the broker it selects.
-  const results = parsed.map(({ object }) => (isRecord(object) && object.kind === 'StatefulSet' ? run(object) : undefined));
+  const results = parsed.map(({ object }) =>
+    isRecord(object) && object.kind === 'StatefulSet' ? run(object) : undefined,
+  );
   const brokers = parsed.flatMap(({ object }, i) => {
     const result = results[i];
     return result && result.decision !== 'skipped' ? [{ sts: object as StatefulSet, result }] : [];
@@ -77,13 +88,16 @@ export function mutateManifests(text: string, options: MutationOptions): Manifes
 /** The object after its patch. */
 export function applyResult(document: ManifestDocument): unknown {
   if (document.result.patch.length === 0) return document.object;
-  return fastJsonPatch.applyPatch(structuredClone(document.object), document.result.patch, true, false).newDocument;
+  return fastJsonPatch.applyPatch(structuredClone(document.object), document.result.patch, true, false)
+    .newDocument;
 }
 
 /** The `---` marker and comment lines (Helm's `# Source:`) that open a document. */
 function documentHeader(source: string): string {
   const lines = source.split('\n');
-  const body = lines.findIndex((line) => !(line.startsWith('---') || line.startsWith('#') || line.trim() === ''));
+  const body = lines.findIndex(
+    (line) => !(line.startsWith('---') || line.startsWith('#') || line.trim() === ''),
+  );
   const header = lines.slice(0, body < 0 ? lines.length : body).filter((line) => line.trim() !== '');
   if (!header[0]?.startsWith('---')) header.unshift('---');
   return header.map((line) => `${line}\n`).join('');

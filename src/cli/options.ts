@@ -19,7 +19,7 @@ const FLAG_OF: Record<ConfigKey, keyof ConfigFlags> = {
 
 const DESCRIPTIONS: Record<ConfigKey, string> = {
   'node-port': 'NodePort every broker advertises (default 31980)',
-  'node-selector': 'k=v[,k=v] merged into the brokers\' nodeSelector',
+  'node-selector': "k=v[,k=v] merged into the brokers' nodeSelector",
   listener: 'listener to expose, or "auto" (default)',
   'anti-affinity': 'required | preferred | none (default required)',
 };

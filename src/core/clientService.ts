@@ -35,7 +35,8 @@ export function notClientService(service: Service): string | undefined {
   if (service.spec.clusterIP === 'None') return 'it is headless';
   if (selector['statefulset.kubernetes.io/pod-name']) return 'it selects a single broker pod';
   if (/metrics|exporter|jmx/i.test(selector['app.kubernetes.io/component'] ?? '')) return 'it serves metrics';
-  if (!(service.spec.ports ?? []).some((p) => !/metrics|jmx/i.test(p.name ?? ''))) return 'it only serves metrics';
+  if (!(service.spec.ports ?? []).some((p) => !/metrics|jmx/i.test(p.name ?? '')))
+    return 'it only serves metrics';
   return undefined;
 }
 
@@ -46,7 +47,10 @@ export function isKafkaService(service: Service): boolean {
 }
 
 function targetsName(port: ServicePort, names: string[]): boolean {
-  return names.includes(port.name ?? '') || (typeof port.targetPort === 'string' && names.includes(port.targetPort));
+  return (
+    names.includes(port.name ?? '') ||
+    (typeof port.targetPort === 'string' && names.includes(port.targetPort))
+  );
 }
 
 /** Index of the port that reaches `target`, by number or by the container's port name. */
@@ -58,7 +62,11 @@ function portReaching(ports: ServicePort[], target: ServiceTarget | undefined): 
   });
 }
 
-export function mutateClientService(service: Service, config: InjectorConfig, target?: ServiceTarget): MutationResult {
+export function mutateClientService(
+  service: Service,
+  config: InjectorConfig,
+  target?: ServiceTarget,
+): MutationResult {
   const why = notClientService(service);
   if (why) return outcome('unchanged', 'not-client-service', `not the client Service: ${why}`);
   const ports = service.spec.ports ?? [];
@@ -77,7 +85,8 @@ export function mutateClientService(service: Service, config: InjectorConfig, ta
   if (index >= 0) {
     const port = ports[index];
     containerPort = port?.targetPort ?? port?.port;
-    if (port?.nodePort !== config.nodePort) builder.add(pointer('spec', 'ports', index, 'nodePort'), config.nodePort);
+    if (port?.nodePort !== config.nodePort)
+      builder.add(pointer('spec', 'ports', index, 'nodePort'), config.nodePort);
   } else {
     // No port reaches the listener: Confluent images listen on the advertised port itself.
     containerPort = target?.containerPort ?? config.nodePort;
@@ -101,7 +110,11 @@ export function mutateClientService(service: Service, config: InjectorConfig, ta
   ];
   const listener = target?.listener ?? config.listener;
   ensureStatusAnnotation(builder, service, { nodePort: config.nodePort, listener, changes });
-  return exposedResult(builder.operations, changes, `Service port ${String(index)} opens nodePort ${String(config.nodePort)}`);
+  return exposedResult(
+    builder.operations,
+    changes,
+    `Service port ${String(index)} opens nodePort ${String(config.nodePort)}`,
+  );
 }
 
 export function isService(object: unknown): object is Service {

@@ -30,7 +30,10 @@ export function ensureHostIpEnv<T extends object>(
   const existing = env?.findIndex((e) => e.name === HOST_IP_ENV) ?? -1;
   if (existing >= 0) {
     if (firstUse !== undefined && existing > firstUse) {
-      return { ok: false, message: `${HOST_IP_ENV} is defined after its first use in container ${container.name}` };
+      return {
+        ok: false,
+        message: `${HOST_IP_ENV} is defined after its first use in container ${container.name}`,
+      };
     }
     return { ok: true };
   }

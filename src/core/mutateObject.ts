@@ -52,7 +52,8 @@ export function mutateObject(input: MutationInput): MutationResult {
       return outcome('skipped', 'opted-out', `label ${INJECT_LABEL}=disabled`);
     }
     const isSts = isStatefulSet(object);
-    if (!isSts && !isService(object)) return outcome('skipped', 'invalid-object', `${describe(object)} has no usable spec`);
+    if (!isSts && !isService(object))
+      return outcome('skipped', 'invalid-object', `${describe(object)} has no usable spec`);
     // Only objects we would touch are held to their configuration: a bad annotation in an opted-in
     // namespace must not block unrelated workloads.
     if (isSts ? !isKafkaStatefulSet(object) : !isKafkaService(object)) {

@@ -24,7 +24,11 @@ export function mutateStatefulSet(sts: StatefulSet, config: InjectorConfig): Mut
   const spec = sts.spec.template.spec;
   const wiring = WIRINGS.find((w) => w.detect(spec));
   if (!wiring) {
-    return outcome('unchanged', 'unsupported-wiring', 'advertised listeners are wired in a way this version does not know');
+    return outcome(
+      'unchanged',
+      'unsupported-wiring',
+      'advertised listeners are wired in a way this version does not know',
+    );
   }
 
   const builder = new PatchBuilder(sts);
@@ -39,5 +43,10 @@ export function mutateStatefulSet(sts: StatefulSet, config: InjectorConfig): Mut
     family: exposure.family,
     changes,
   });
-  return exposedResult(builder.operations, changes, `${exposure.family} wiring advertises ${exposure.advertised}`, exposure);
+  return exposedResult(
+    builder.operations,
+    changes,
+    `${exposure.family} wiring advertises ${exposure.advertised}`,
+    exposure,
+  );
 }

@@ -27,13 +27,18 @@ export function brokerGroup(sts: StatefulSet): string {
 function ensureGroupLabel(builder: PatchBuilder<StatefulSet>, sts: StatefulSet, group: string): void {
   const metadata = sts.spec.template.metadata;
   if (!metadata) builder.add(pointer(...TEMPLATE, 'metadata'), { labels: { [BROKER_GROUP_LABEL]: group } });
-  else if (!metadata.labels) builder.add(pointer(...TEMPLATE, 'metadata', 'labels'), { [BROKER_GROUP_LABEL]: group });
+  else if (!metadata.labels)
+    builder.add(pointer(...TEMPLATE, 'metadata', 'labels'), { [BROKER_GROUP_LABEL]: group });
   else if (metadata.labels[BROKER_GROUP_LABEL] !== group) {
     builder.add(pointer(...TEMPLATE, 'metadata', 'labels', BROKER_GROUP_LABEL), group);
   }
 }
 
-function mergeNodeSelector(builder: PatchBuilder<StatefulSet>, sts: StatefulSet, wanted: Record<string, string>): void {
+function mergeNodeSelector(
+  builder: PatchBuilder<StatefulSet>,
+  sts: StatefulSet,
+  wanted: Record<string, string>,
+): void {
   if (Object.keys(wanted).length === 0) return;
   const current = sts.spec.template.spec.nodeSelector;
   if (!current) {
@@ -46,14 +51,21 @@ function mergeNodeSelector(builder: PatchBuilder<StatefulSet>, sts: StatefulSet,
 }
 
 /** Appends our term to the chart's anti-affinity; the chart's own (soft) terms are kept. */
-function ensureAntiAffinity(builder: PatchBuilder<StatefulSet>, sts: StatefulSet, config: InjectorConfig, group: string): void {
+function ensureAntiAffinity(
+  builder: PatchBuilder<StatefulSet>,
+  sts: StatefulSet,
+  config: InjectorConfig,
+  group: string,
+): void {
   if (config.antiAffinity === 'none') return;
   const term: PodAffinityTerm = {
     labelSelector: { matchLabels: { [BROKER_GROUP_LABEL]: group } },
     topologyKey: HOSTNAME_TOPOLOGY,
   };
   const required = config.antiAffinity === 'required';
-  const field = required ? 'requiredDuringSchedulingIgnoredDuringExecution' : 'preferredDuringSchedulingIgnoredDuringExecution';
+  const field = required
+    ? 'requiredDuringSchedulingIgnoredDuringExecution'
+    : 'preferredDuringSchedulingIgnoredDuringExecution';
   const entry = required ? term : { weight: 100, podAffinityTerm: term };
 
   const affinity = sts.spec.template.spec.affinity;
@@ -69,7 +81,11 @@ function ensureAntiAffinity(builder: PatchBuilder<StatefulSet>, sts: StatefulSet
 }
 
 /** Returns the placement changes guaranteed, for the status annotation. */
-export function ensurePlacement(builder: PatchBuilder<StatefulSet>, sts: StatefulSet, config: InjectorConfig): string[] {
+export function ensurePlacement(
+  builder: PatchBuilder<StatefulSet>,
+  sts: StatefulSet,
+  config: InjectorConfig,
+): string[] {
   const group = brokerGroup(sts);
   const changes: string[] = [];
   if (config.antiAffinity !== 'none') {

@@ -63,7 +63,9 @@ export function envValue(container: Container, name: string): string | undefined
 
 /** Env var names defined from the downward API field `fieldPath`. */
 export function downwardEnvNames(container: Container, fieldPath: string): string[] {
-  return (container.env ?? []).filter((e) => e.valueFrom?.fieldRef?.fieldPath === fieldPath).map((e) => e.name);
+  return (container.env ?? [])
+    .filter((e) => e.valueFrom?.fieldRef?.fieldPath === fieldPath)
+    .map((e) => e.name);
 }
 
 /**

@@ -40,8 +40,20 @@ export function outcome(
 }
 
 /** `mutated` with a patch, or `unchanged` when everything was already in place. */
-export function exposedResult(patch: Operation[], changes: string[], message: string, exposure?: Exposure): MutationResult {
+export function exposedResult(
+  patch: Operation[],
+  changes: string[],
+  message: string,
+  exposure?: Exposure,
+): MutationResult {
   return patch.length > 0
     ? { decision: 'mutated', reason: 'exposed', message, patch, changes, ...(exposure ? { exposure } : {}) }
-    : { decision: 'unchanged', reason: 'already-mutated', message: `already mutated: ${message}`, patch, changes, ...(exposure ? { exposure } : {}) };
+    : {
+        decision: 'unchanged',
+        reason: 'already-mutated',
+        message: `already mutated: ${message}`,
+        patch,
+        changes,
+        ...(exposure ? { exposure } : {}),
+      };
 }

@@ -25,10 +25,15 @@ export function statusValue(record: StatusRecord): string {
   });
 }
 
-export function ensureStatusAnnotation<T extends KubeObject>(builder: PatchBuilder<T>, object: T, record: StatusRecord): void {
+export function ensureStatusAnnotation<T extends KubeObject>(
+  builder: PatchBuilder<T>,
+  object: T,
+  record: StatusRecord,
+): void {
   const value = statusValue(record);
   const annotations = object.metadata?.annotations;
   if (!object.metadata) builder.add('/metadata', { annotations: { [STATUS_ANNOTATION]: value } });
   else if (!annotations) builder.add('/metadata/annotations', { [STATUS_ANNOTATION]: value });
-  else if (annotations[STATUS_ANNOTATION] !== value) builder.add(pointer('metadata', 'annotations', STATUS_ANNOTATION), value);
+  else if (annotations[STATUS_ANNOTATION] !== value)
+    builder.add(pointer('metadata', 'annotations', STATUS_ANNOTATION), value);
 }

@@ -134,13 +134,15 @@ export const commandWiring: Wiring = {
       return unsupported(`no listener to expose in the broker script (listener=${config.listener})`);
     }
     const name = chosen?.name ?? ADDED_LISTENER;
-    // Confluent binds each advertised listener on its advertised port; others keep the chart's port.
+    // Confluent binds each advertised listener on its advertised port. Other images keep the
+    // chart's bind port: the container port named after the listener (it survives our rewrite of
+    // the advertised port), else the port the chart advertised.
+    const namedPort = container.ports?.find((p) => p.name?.toUpperCase() === name)?.containerPort;
     const containerPort = derived
       ? config.nodePort
-      : chosen && /^\d+$/.test(chosen.port)
-        ? Number(chosen.port)
-        : undefined;
-    if (containerPort === undefined) return unsupported(`cannot tell which container port listener ${name} binds`);
+      : (namedPort ?? (chosen && /^\d+$/.test(chosen.port) ? Number(chosen.port) : undefined));
+    if (containerPort === undefined)
+      return unsupported(`cannot tell which container port listener ${name} binds`);
 
     const address = formatAddress(HOST_IP_REFERENCE, config.nodePort);
     const containerPath = [...TEMPLATE_SPEC, 'containers', index];

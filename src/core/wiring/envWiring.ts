@@ -51,7 +51,11 @@ export const envWiring: Wiring = {
     const envIndex = advertisedEnvIndex(container);
     const value = container.env?.[envIndex]?.value ?? '';
 
-    const listener = chooseListener(parseListeners(value), config.listener, interBrokerListenerFromEnv(container));
+    const listener = chooseListener(
+      parseListeners(value),
+      config.listener,
+      interBrokerListenerFromEnv(container),
+    );
     if (!listener) {
       return unsupported(`no listener to expose in ${ADVERTISED_ENV} (listener=${config.listener})`);
     }
@@ -71,7 +75,12 @@ export const envWiring: Wiring = {
 
     return {
       exposed: true,
-      exposure: { family: 'env', listener: listener.name, containerPort, advertised: `${listener.name}://${address}` },
+      exposure: {
+        family: 'env',
+        listener: listener.name,
+        containerPort,
+        advertised: `${listener.name}://${address}`,
+      },
       changes: [`env ${ADVERTISED_ENV}: ${listener.name}`, 'env MY_HOST_IP'],
     };
   },

@@ -51,7 +51,9 @@ function renderedConfigMount(spec: PodSpec): VolumeMount | undefined {
 function listenerPort(broker: Container, listener: string): { name: string; port: number } | undefined {
   const wanted = listener === 'auto' ? ['client', 'kafka-client'] : [listener.toLowerCase()];
   const port = broker.ports?.find((p) => p.name !== undefined && wanted.includes(p.name));
-  return port?.name === undefined ? undefined : { name: port.name.replace(/^kafka-/, '').toUpperCase(), port: port.containerPort };
+  return port?.name === undefined
+    ? undefined
+    : { name: port.name.replace(/^kafka-/, '').toUpperCase(), port: port.containerPort };
 }
 
 export const initFileWiring: Wiring = {
@@ -64,7 +66,11 @@ export const initFileWiring: Wiring = {
   apply({ sts, builder, config }: WiringInput): WiringOutcome {
     const spec = sts.spec.template.spec;
     if (usesChartExternalAccess(spec)) {
-      return { exposed: false, reason: 'already-exposed', message: "the chart's own externalAccess exposes each broker" };
+      return {
+        exposed: false,
+        reason: 'already-exposed',
+        message: "the chart's own externalAccess exposes each broker",
+      };
     }
     const mount = renderedConfigMount(spec);
     const broker = spec.containers[brokerContainerIndex(spec)];
@@ -72,7 +78,11 @@ export const initFileWiring: Wiring = {
     const bound = listenerPort(broker, config.listener);
     if (bound === undefined) {
       // bitnami controller-only nodes have no client port and advertise nothing.
-      return { exposed: false, reason: 'not-a-broker', message: `container ${broker.name} has no client listener port` };
+      return {
+        exposed: false,
+        reason: 'not-a-broker',
+        message: `container ${broker.name} has no client listener port`,
+      };
     }
     const containerPort = bound.port;
     // With `auto` the script finds the name at start from the port; bitnami's default is CLIENT.

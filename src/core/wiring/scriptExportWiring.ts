@@ -35,7 +35,10 @@ exec() {
 function originalCommand(container: Container): string[] | undefined {
   const command = container.command;
   if (!command || command.length === 0) return undefined;
-  const wrapped = command[0] === WRAPPER_SHELL[0] && command[1] === WRAPPER_SHELL[1] && command[2]?.startsWith(INJECTED_MARKER);
+  const wrapped =
+    command[0] === WRAPPER_SHELL[0] &&
+    command[1] === WRAPPER_SHELL[1] &&
+    command[2]?.startsWith(INJECTED_MARKER);
   return wrapped ? command.slice(3) : command;
 }
 
@@ -63,7 +66,11 @@ export const scriptExportWiring: Wiring = {
     if (!container || !command) return unsupported('no setup script command');
     // The chart's NodePort externalAccess advertises HOST_IP with one nodePort per broker.
     if (downwardEnvNames(container, 'status.hostIP').some((n) => n !== 'MY_HOST_IP')) {
-      return { exposed: false, reason: 'already-exposed', message: "the chart's own externalAccess exposes each broker" };
+      return {
+        exposed: false,
+        reason: 'already-exposed',
+        message: "the chart's own externalAccess exposes each broker",
+      };
     }
     const listener = config.listener === 'auto' ? 'EXTERNAL' : config.listener;
     const containerPort = bindPort(envValue(container, 'KAFKA_CFG_LISTENERS'), listener);
