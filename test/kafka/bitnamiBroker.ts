@@ -155,7 +155,11 @@ export function runSetupScript(
       ? undefined
       : new RegExp(`^${metaKey.replace('.', '\\.')}=(.*)$`, 'm').exec(existingMetaProperties)?.[1];
   out.set(idVar, fromMeta ?? String(Number(id) + setup.minId));
-  if (setup.voters && roles.includes('controller') && (env.get('KAFKA_CFG_CONTROLLER_QUORUM_VOTERS') ?? '') === '') {
+  if (
+    setup.voters &&
+    roles.includes('controller') &&
+    (env.get('KAFKA_CFG_CONTROLLER_QUORUM_VOTERS') ?? '') === ''
+  ) {
     const voters: string[] = [];
     for (let podId = 0; podId < Math.max(1, setup.voters.count); podId++) {
       const host = setup.voters.hostTemplate.replaceAll('$pod_id', String(podId));
@@ -185,7 +189,10 @@ function removeKey(lines: string[], key: string): string[] {
 }
 
 export function envNameToProperty(name: string): string {
-  let key = name.replace(/^KAFKA_CFG_/, '').replaceAll('_', '.').toLowerCase();
+  let key = name
+    .replace(/^KAFKA_CFG_/, '')
+    .replaceAll('_', '.')
+    .toLowerCase();
   if (name === 'KAFKA_CFG_ZOOKEEPER_CLIENTCNXNSOCKET') key = 'zookeeper.clientCnxnSocket';
   return key.replaceAll('sasl.ssl', 'sasl_ssl').replaceAll('sasl.plaintext', 'sasl_plaintext');
 }
