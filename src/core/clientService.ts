@@ -4,7 +4,7 @@
  * with `nodePort` on the port that reaches the exposed listener's container port.
  */
 import type { InjectorConfig } from './config.ts';
-import { isRecord, type Service, type ServicePort } from './kubeTypes.ts';
+import type { Service, ServicePort } from './kubeTypes.ts';
 import { pointer, PatchBuilder } from './patchBuilder.ts';
 import { isZookeeper } from './recognizeKafka.ts';
 import { exposedResult, outcome, type MutationResult } from './result.ts';
@@ -115,8 +115,4 @@ export function mutateClientService(
     changes,
     `Service port ${String(index)} opens nodePort ${String(config.nodePort)}`,
   );
-}
-
-export function isService(object: unknown): object is Service {
-  return isRecord(object) && object.kind === 'Service' && isRecord(object.spec);
 }

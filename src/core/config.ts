@@ -108,7 +108,7 @@ export interface ConfigSource {
 }
 
 /** Reads `kafka-nodeport-injector/<key>` annotations into a raw config. */
-export function configFromAnnotations(annotations: Record<string, string> | undefined): RawConfig {
+export function configFromAnnotations(annotations: Record<string, string> | null | undefined): RawConfig {
   const raw: RawConfig = {};
   if (!annotations) return raw;
   for (const key of CONFIG_KEYS) {

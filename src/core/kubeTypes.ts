@@ -8,8 +8,8 @@ export interface ObjectMeta {
   name?: string;
   generateName?: string;
   namespace?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
+  labels?: Record<string, string> | null;
+  annotations?: Record<string, string> | null;
 }
 
 export interface KubeObject {
@@ -20,7 +20,7 @@ export interface KubeObject {
 
 export interface EnvVar {
   name: string;
-  value?: string;
+  value?: string | null;
   valueFrom?: {
     fieldRef?: { apiVersion?: string; fieldPath: string };
     secretKeyRef?: { name?: string; key: string };
@@ -46,11 +46,11 @@ export interface Container {
   name: string;
   image?: string;
   imagePullPolicy?: string;
-  command?: string[];
-  args?: string[];
-  env?: EnvVar[];
-  ports?: ContainerPort[];
-  volumeMounts?: VolumeMount[];
+  command?: string[] | null;
+  args?: string[] | null;
+  env?: EnvVar[] | null;
+  ports?: ContainerPort[] | null;
+  volumeMounts?: VolumeMount[] | null;
   securityContext?: Record<string, unknown>;
   resources?: Record<string, unknown>;
 }
@@ -68,8 +68,9 @@ export interface PodAffinityTerm {
 
 export interface Affinity {
   podAntiAffinity?: {
-    requiredDuringSchedulingIgnoredDuringExecution?: PodAffinityTerm[];
-    preferredDuringSchedulingIgnoredDuringExecution?: { weight: number; podAffinityTerm: PodAffinityTerm }[];
+    requiredDuringSchedulingIgnoredDuringExecution?: PodAffinityTerm[] | null;
+    preferredDuringSchedulingIgnoredDuringExecution?:
+      { weight: number; podAffinityTerm: PodAffinityTerm }[] | null;
   } | null;
   [other: string]: unknown;
 }
@@ -83,10 +84,10 @@ export interface Volume {
 
 export interface PodSpec {
   containers: Container[];
-  initContainers?: Container[];
+  initContainers?: Container[] | null;
   nodeSelector?: Record<string, string> | null;
   affinity?: Affinity | null;
-  volumes?: Volume[];
+  volumes?: Volume[] | null;
 }
 
 export interface StatefulSet extends KubeObject {
@@ -113,8 +114,8 @@ export interface Service extends KubeObject {
     type?: string;
     clusterIP?: string;
     externalTrafficPolicy?: string;
-    selector?: Record<string, string>;
-    ports?: ServicePort[];
+    selector?: Record<string, string> | null;
+    ports?: ServicePort[] | null;
   };
 }
 

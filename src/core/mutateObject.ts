@@ -2,7 +2,7 @@
  * The mutation core's front door: one object and its configuration sources in, a decision and a
  * minimal JSON Patch out. No I/O; the webhook, `mutate` and `explain` all call this.
  */
-import { isService, mutateClientService, isKafkaService, type ServiceTarget } from './clientService.ts';
+import { mutateClientService, isKafkaService, type ServiceTarget } from './clientService.ts';
 import {
   ConfigError,
   configFromAnnotations,
@@ -12,7 +12,8 @@ import {
   type RawConfig,
 } from './config.ts';
 import { isRecord, type KubeObject } from './kubeTypes.ts';
-import { isStatefulSet, mutateStatefulSet } from './mutateStatefulSet.ts';
+import { mutateStatefulSet } from './mutateStatefulSet.ts';
+import { checkService, checkStatefulSet } from './objectShape.ts';
 import { isKafkaStatefulSet } from './recognizeKafka.ts';
 import { outcome, type MutationResult } from './result.ts';
 
@@ -47,18 +48,17 @@ export function mutateObject(input: MutationInput): MutationResult {
     if (kind !== 'StatefulSet' && kind !== 'Service') {
       return outcome('skipped', 'unsupported-kind', `kind ${kind} is never mutated`);
     }
-    const meta = (object as KubeObject).metadata;
+    const shape = kind === 'StatefulSet' ? checkStatefulSet(object) : checkService(object);
+    if (!shape.ok) return outcome('skipped', 'invalid-object', `${describe(object)}: ${shape.problem}`);
+    const checked = shape.object;
+    const meta = checked.metadata;
     if (meta?.labels?.[INJECT_LABEL] === 'disabled') {
       return outcome('skipped', 'opted-out', `label ${INJECT_LABEL}=disabled`);
     }
-    const isSts = isStatefulSet(object);
-    if (!isSts && !isService(object))
-      return outcome('skipped', 'invalid-object', `${describe(object)} has no usable spec`);
     // Only objects we would touch are held to their configuration: a bad annotation in an opted-in
     // namespace must not block unrelated workloads.
-    if (isSts ? !isKafkaStatefulSet(object) : !isKafkaService(object)) {
-      return outcome('skipped', 'not-kafka', `not a Kafka ${kind}`);
-    }
+    const isKafka = checked.kind === 'StatefulSet' ? isKafkaStatefulSet(checked) : isKafkaService(checked);
+    if (!isKafka) return outcome('skipped', 'not-kafka', `not a Kafka ${kind}`);
 
     const sources: ConfigSource[] = [
       { name: `annotation on ${describe(object)}`, values: configFromAnnotations(meta?.annotations) },
@@ -72,11 +72,11 @@ export function mutateObject(input: MutationInput): MutationResult {
       if (error instanceof ConfigError) return outcome('denied', 'invalid-config', error.message);
       throw error;
     }
-    if (isSts) return mutateStatefulSet(object, config);
+    if (checked.kind === 'StatefulSet') return mutateStatefulSet(checked, config);
     if (input.brokersAlreadyExposed) {
       return outcome('unchanged', 'already-exposed', "the chart's own externalAccess exposes each broker");
     }
-    return mutateClientService(object, config, input.serviceTarget);
+    return mutateClientService(checked, config, input.serviceTarget);
   } catch (error) {
     // A bug must never block an install: admit unchanged, say why.
     const message = error instanceof Error ? error.message : String(error);

@@ -1,6 +1,6 @@
 /** SPEC §3 Kafka StatefulSet: expose one listener per broker, pin brokers, record the result. */
 import type { InjectorConfig } from './config.ts';
-import { isRecord, type StatefulSet } from './kubeTypes.ts';
+import type { StatefulSet } from './kubeTypes.ts';
 import { PatchBuilder } from './patchBuilder.ts';
 import { ensurePlacement } from './placement.ts';
 import { exposedResult, outcome, type MutationResult } from './result.ts';
@@ -13,12 +13,6 @@ import type { Wiring } from './wiring/wiring.ts';
 
 /** Most specific first: an env-wired chart may also mount files, a script may also set env. */
 export const WIRINGS: Wiring[] = [envWiring, commandWiring, scriptExportWiring, initFileWiring];
-
-export function isStatefulSet(object: unknown): object is StatefulSet {
-  if (!isRecord(object) || object.kind !== 'StatefulSet' || !isRecord(object.spec)) return false;
-  const template = object.spec.template;
-  return isRecord(template) && isRecord(template.spec) && Array.isArray(template.spec.containers);
-}
 
 export function mutateStatefulSet(sts: StatefulSet, config: InjectorConfig): MutationResult {
   const spec = sts.spec.template.spec;

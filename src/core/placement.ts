@@ -70,7 +70,7 @@ function ensureAntiAffinity(
 
   const affinity = sts.spec.template.spec.affinity;
   const anti = affinity?.podAntiAffinity;
-  const terms: unknown[] | undefined = anti?.[field];
+  const terms: unknown[] | null | undefined = anti?.[field];
   if (terms?.some((t) => holdsDesired(entry, t))) return;
 
   const base = [...TEMPLATE, 'spec', 'affinity'];

@@ -8,7 +8,7 @@ const ZOOKEEPER = /zookeeper/i;
 const IDENTITY_LABELS = ['app', 'app.kubernetes.io/name', 'app.kubernetes.io/component', 'component', 'role'];
 
 /** ZooKeeper shares the release's instance label, so it has to be ruled out explicitly. */
-export function isZookeeper(labels: Record<string, string> | undefined): boolean {
+export function isZookeeper(labels: Record<string, string> | null | undefined): boolean {
   return IDENTITY_LABELS.some((key) => ZOOKEEPER.test(labels?.[key] ?? ''));
 }
 
@@ -50,15 +50,16 @@ export function brokerContainerIndex(spec: PodSpec): number {
 }
 
 /** The effective definition of an env var: Kubernetes lets the last duplicate win. */
-export function lastEnvIndex(env: EnvVar[] | undefined, name: string): number {
+export function lastEnvIndex(env: EnvVar[] | null | undefined, name: string): number {
   if (!env) return -1;
   for (let i = env.length - 1; i >= 0; i--) if (env[i]?.name === name) return i;
   return -1;
 }
 
+/** The literal value of an env var (null renders as empty); undefined when absent or from a source. */
 export function envValue(container: Container, name: string): string | undefined {
-  const index = lastEnvIndex(container.env, name);
-  return index < 0 ? undefined : container.env?.[index]?.value;
+  const entry = container.env?.[lastEnvIndex(container.env, name)];
+  return entry === undefined || entry.valueFrom ? undefined : (entry.value ?? '');
 }
 
 /** Env var names defined from the downward API field `fieldPath`. */

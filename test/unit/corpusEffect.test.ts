@@ -39,8 +39,13 @@ function kind<T>(objects: unknown[], k: string): T[] {
   return objects.filter((o) => (o as { kind?: string } | null)?.kind === k) as T[];
 }
 
-function selects(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
-  return selector !== undefined && Object.entries(selector).every(([k, v]) => labels[k] === v);
+function selects(
+  selector: Record<string, string> | null | undefined,
+  labels: Record<string, string>,
+): boolean {
+  return (
+    selector !== undefined && selector !== null && Object.entries(selector).every(([k, v]) => labels[k] === v)
+  );
 }
 
 const missing = corpusMissing();

@@ -15,7 +15,7 @@ import {
 import { ensureHostIpEnv, HOST_IP_REFERENCE } from '../downwardEnv.ts';
 import type { Container, PodSpec } from '../kubeTypes.ts';
 import { pointer, type PatchBuilder } from '../patchBuilder.ts';
-import { commandText, envValue } from '../recognizeKafka.ts';
+import { commandText, envValue, lastEnvIndex } from '../recognizeKafka.ts';
 import type { StatefulSet } from '../kubeTypes.ts';
 import { TEMPLATE_SPEC, unsupported, type Wiring, type WiringInput, type WiringOutcome } from './wiring.ts';
 
@@ -92,21 +92,20 @@ function ensureProtocolMap(
   listeners: Listener[],
   name: string,
 ): void {
-  const env = container.env ?? [];
-  const index = env.findIndex((e) => e.name === PROTOCOL_MAP_ENV);
-  const current = env[index]?.value;
-  if (current !== undefined) {
-    if (new RegExp(`(^|,)\\s*${name}:`).test(current)) return;
-    builder.replace(pointer(...containerPath, 'env', index, 'value'), `${current},${name}:PLAINTEXT`);
-    return;
-  }
-  const entries = [
-    ...listeners.filter((l) => SECURITY_PROTOCOLS.includes(l.name)).map((l) => `${l.name}:${l.name}`),
-    `${name}:PLAINTEXT`,
-  ];
-  const entry = { name: PROTOCOL_MAP_ENV, value: entries.join(',') };
-  if (container.env) builder.add(pointer(...containerPath, 'env', '-'), entry);
-  else builder.add(pointer(...containerPath, 'env'), [entry]);
+  const index = lastEnvIndex(container.env, PROTOCOL_MAP_ENV);
+  const current = envValue(container, PROTOCOL_MAP_ENV);
+  if (current !== undefined && new RegExp(`(^|,)\\s*${name}:`).test(current)) return;
+  const value =
+    current !== undefined && current.trim() !== ''
+      ? `${current},${name}:PLAINTEXT`
+      : [
+          ...listeners.filter((l) => SECURITY_PROTOCOLS.includes(l.name)).map((l) => `${l.name}:${l.name}`),
+          `${name}:PLAINTEXT`,
+        ].join(',');
+  if (index >= 0) builder.replace(pointer(...containerPath, 'env', index, 'value'), value);
+  else if (container.env)
+    builder.add(pointer(...containerPath, 'env', '-'), { name: PROTOCOL_MAP_ENV, value });
+  else builder.add(pointer(...containerPath, 'env'), [{ name: PROTOCOL_MAP_ENV, value }]);
 }
 
 export const commandWiring: Wiring = {

@@ -1,0 +1,89 @@
+/** The `mutate` and `explain` doors, run as a user runs them: the built binary, files and pipes. */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { corpusMissing, RENDERED_DIR } from '../support/corpus.ts';
+
+const BIN = new URL('../../bin/kafka-nodeport-injector', import.meta.url).pathname;
+
+function cli(args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [BIN, ...args], { input, encoding: 'utf8', timeout: 20_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+const missing = corpusMissing();
+
+t.test(
+  'mutate -f FILE and mutate from stdin give the same output, and a second pass changes nothing',
+  { skip: missing },
+  (t) => {
+    const file = join(RENDERED_DIR, 'bitnami-kafka-12.9.5_replicas3.yaml');
+    const fromFile = cli(['mutate', '-f', file, '--node-selector', 'runapp=kafka']);
+    t.equal(fromFile.status, 0, fromFile.stderr);
+    t.match(fromFile.stdout, 'CLIENT://$(MY_HOST_IP):31980');
+    t.match(fromFile.stdout, 'externalTrafficPolicy: Local');
+    const fromStdin = cli(['mutate', '--node-selector', 'runapp=kafka'], readFileSync(file, 'utf8'));
+    t.equal(fromStdin.stdout, fromFile.stdout);
+    const again = cli(['mutate', '-f', '-', '--node-selector', 'runapp=kafka'], fromFile.stdout);
+    t.equal(again.stdout, fromFile.stdout, 'idempotent');
+    t.end();
+  },
+);
+
+t.test('as a Helm post-renderer: untouched documents pass through byte for byte', { skip: missing }, (t) => {
+  const text = readFileSync(join(RENDERED_DIR, 'bitnami-kafka-32.4.4.default.yaml'), 'utf8');
+  const out = cli(['mutate'], text).stdout;
+  const split = (s: string): string[] => s.split(/^(?=---)/m);
+  const before = split(text);
+  const after = split(out);
+  t.equal(after.length, before.length, 'same number of documents');
+  const changed = before.filter((doc, i) => doc !== after[i]);
+  t.same(
+    changed.map((d) => /^kind: (\w+)/m.exec(d)?.[1]),
+    ['Service', 'StatefulSet'],
+    'only the client Service and the broker StatefulSet differ',
+  );
+  t.end();
+});
+
+t.test('a bad flag fails before reading input, naming the key and what is accepted', (t) => {
+  const result = cli(['mutate', '--node-port', 'x'], '');
+  t.equal(result.status, 1);
+  t.match(result.stderr, 'kafka-nodeport-injector/node-port: "x" (from --node-port) is not valid');
+  t.end();
+});
+
+t.test('explain shows each broker at its node IP and the patch', { skip: missing }, (t) => {
+  const file = join(RENDERED_DIR, 'cp-helm-charts-cp-kafka-0.6.1.default.yaml');
+  const result = cli([
+    'explain',
+    '-f',
+    file,
+    '--host-ip',
+    '10.0.0.1,10.0.0.2',
+    '--host-ip',
+    'fd00::3',
+    '-o',
+    'json',
+  ]);
+  t.equal(result.status, 0, result.stderr);
+  const explanations = JSON.parse(result.stdout) as {
+    kind: string;
+    decision: string;
+    brokers?: { advertised: string }[];
+  }[];
+  const sts = explanations.find((e) => e.kind === 'StatefulSet' && e.decision === 'mutated');
+  t.same(
+    sts?.brokers?.map((b) => b.advertised),
+    ['EXTERNAL://10.0.0.1:31980', 'EXTERNAL://10.0.0.2:31980', 'EXTERNAL://[fd00::3]:31980'],
+  );
+  t.end();
+});
+
+t.test('malformed YAML is refused with a clear message', (t) => {
+  const result = cli(['mutate'], 'kind: [unclosed\n');
+  t.equal(result.status, 1);
+  t.match(result.stderr, /invalid YAML/);
+  t.end();
+});
