@@ -11,6 +11,8 @@ import {
   type ConfigFlags,
 } from './options.ts';
 import { readInput } from './readInput.ts';
+import { registerCertsCommand } from './certs.ts';
+import { registerServeCommand } from './serve.ts';
 
 interface InputFlags extends ConfigFlags {
   file?: string;
@@ -75,6 +77,8 @@ export function buildProgram(): Command {
     );
   });
 
+  registerServeCommand(program);
+  registerCertsCommand(program);
   return program;
 }
 

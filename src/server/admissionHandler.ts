@@ -1,0 +1,161 @@
+/**
+ * One admission request in, one answer and one audit record out. What the webhook decides is the
+ * mutation core's business; this file only decides whether a request reaches the core at all,
+ * gathers the core's inputs (namespace annotations, server defaults), and maps its result onto an
+ * AdmissionResponse the way controller-runtime's `Allowed`/`Denied`/`Patched` do.
+ *
+ * Nothing here may throw past `admit`: whatever fails, the answer keeps the request's uid and
+ * admits the object unchanged (SPEC §3: a bug must never block an install).
+ */
+import type { RawConfig } from '../core/config.ts';
+import { isRecord, type KubeObject } from '../core/kubeTypes.ts';
+import type { MutationInput } from '../core/mutateObject.ts';
+import type { Decision, MutationResult } from '../core/result.ts';
+import {
+  deniedStatus,
+  encodePatch,
+  type AdmissionRequest,
+  type AdmissionResponse,
+} from './admissionReview.ts';
+import { auditAnnotations, type AuditRecord } from './audit.ts';
+import type { NamespaceAnnotationLookup } from './namespaceCache.ts';
+
+/** SPEC §2: never mutated, whatever their labels say. */
+export const SYSTEM_NAMESPACES = ['kube-system', 'kube-public', 'kube-node-lease'] as const;
+
+/** What a Service's decision needs to know about the release's broker StatefulSets. */
+export type BrokerContext = Pick<MutationInput, 'serviceTarget' | 'brokersAlreadyExposed'>;
+
+export interface AdmissionContext {
+  /** Server flags: SPEC §2's third configuration source. */
+  defaults: RawConfig;
+  namespaces: NamespaceAnnotationLookup;
+  /** System namespaces and the webhook's own. */
+  protectedNamespaces: ReadonlySet<string>;
+  /** The mutation core (`mutateObject`); tests substitute a slow or throwing one. */
+  mutate: (input: MutationInput) => MutationResult | Promise<MutationResult>;
+  /** Optional: the release's StatefulSets as the cluster has them, for a client Service. */
+  brokerContext?: (namespace: string, service: KubeObject) => Promise<BrokerContext>;
+}
+
+export interface AdmissionOutcome {
+  response: AdmissionResponse;
+  record: AuditRecord;
+}
+
+/** A decision made here or by the core; the server adds reasons of its own to the core's. */
+interface Verdict {
+  decision: Decision;
+  reason: string;
+  message: string;
+  patch: MutationResult['patch'];
+}
+
+const WARNING_PREFIX = 'kafka-nodeport-injector';
+/** The API server truncates longer warnings; keep ours whole. */
+const MAX_WARNING = 256;
+const MAX_AUDIT_MESSAGE = 512;
+
+function skip(reason: string, message: string): Verdict {
+  return { decision: 'skipped', reason, message, patch: [] };
+}
+
+function objectMeta(object: unknown): KubeObject['metadata'] {
+  return isRecord(object) ? (object as KubeObject).metadata : undefined;
+}
+
+async function decide(request: AdmissionRequest, context: AdmissionContext): Promise<Verdict> {
+  if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') {
+    return skip('operation-not-mutated', `${request.operation} requests are never mutated`);
+  }
+  if (request.subResource) {
+    return skip('operation-not-mutated', `subresource ${request.subResource} is never mutated`);
+  }
+  const namespace = request.namespace ?? objectMeta(request.object)?.namespace ?? '';
+  if (context.protectedNamespaces.has(namespace)) {
+    return skip('protected-namespace', `namespace ${namespace} is never mutated`);
+  }
+  const { object } = request;
+  const brokerContext =
+    context.brokerContext && isRecord(object) && object.kind === 'Service'
+      ? await context.brokerContext(namespace, object)
+      : {};
+  return context.mutate({
+    object,
+    namespaceAnnotations: context.namespaces.annotations(namespace),
+    defaults: context.defaults,
+    ...brokerContext,
+  });
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** The object as people name it: `StatefulSet my-kafka` (`generateName` when it has no name yet). */
+function subject(request: AdmissionRequest): { kind: string; name: string } {
+  const meta = objectMeta(request.object);
+  const objectKind =
+    isRecord(request.object) && typeof request.object.kind === 'string' ? request.object.kind : '';
+  return {
+    kind: request.kind?.kind ?? objectKind,
+    name: request.name || meta?.name || meta?.generateName || '',
+  };
+}
+
+/** A Kafka object we could not expose is admitted, but the user deserves to hear about it. */
+function warningFor(verdict: Verdict, who: { kind: string; name: string }): string | undefined {
+  if (verdict.decision !== 'error' && verdict.reason !== 'unsupported-wiring') return undefined;
+  return truncate(`${WARNING_PREFIX}: ${who.kind} ${who.name} not exposed: ${verdict.message}`, MAX_WARNING);
+}
+
+function respond(uid: string, verdict: Verdict, who: { kind: string; name: string }): AdmissionResponse {
+  const annotations = auditAnnotations({
+    decision: verdict.decision,
+    reason: verdict.reason,
+    patchPaths: verdict.patch.map((op) => op.path),
+  });
+  if (verdict.decision === 'denied') {
+    return { uid, allowed: false, status: deniedStatus(verdict.message), auditAnnotations: annotations };
+  }
+  const response: AdmissionResponse = { uid, allowed: true, auditAnnotations: annotations };
+  // patchType and patch only when there is something to change: an empty patch says nothing.
+  if (verdict.patch.length > 0) {
+    response.patchType = 'JSONPatch';
+    response.patch = encodePatch(verdict.patch);
+  }
+  const warning = warningFor(verdict, who);
+  if (warning) response.warnings = [warning];
+  return response;
+}
+
+export async function admit(request: AdmissionRequest, context: AdmissionContext): Promise<AdmissionOutcome> {
+  const started = performance.now();
+  const who = subject(request);
+  let verdict: Verdict;
+  let response: AdmissionResponse;
+  try {
+    verdict = await decide(request, context);
+    response = respond(request.uid, verdict, who);
+  } catch (error) {
+    const message = `internal error: ${error instanceof Error ? error.message : String(error)}`;
+    verdict = { decision: 'error', reason: 'internal-error', message, patch: [] };
+    response = respond(request.uid, verdict, who);
+  }
+  const record: AuditRecord = {
+    time: new Date().toISOString(),
+    uid: request.uid,
+    user: request.userInfo?.username ?? '',
+    operation: request.operation,
+    kind: who.kind,
+    namespace: request.namespace ?? objectMeta(request.object)?.namespace ?? '',
+    name: who.name,
+    dryRun: request.dryRun === true,
+    decision: verdict.decision,
+    reason: verdict.reason,
+    message: truncate(verdict.message, MAX_AUDIT_MESSAGE),
+    patchPaths: verdict.patch.map((op) => op.path),
+    durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+  };
+  return { response, record };
+}

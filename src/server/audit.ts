@@ -1,0 +1,91 @@
+/**
+ * SPEC §5 audit log: one JSON line per admission decision, to stdout or a file, and the same facts,
+ * compact, as the response's `auditAnnotations` (the API server writes those into its own audit
+ * log under `<webhook name>/<key>`).
+ *
+ * A record is built from named fields only — never from the object — so env values, Secret data
+ * and whole objects cannot leak into it.
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import type { Decision } from '../core/result.ts';
+
+export interface AuditRecord {
+  time: string;
+  uid: string;
+  user: string;
+  operation: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  dryRun: boolean;
+  decision: Decision;
+  /** The core's reason, or the server's own when the request never reached the core. */
+  reason: string;
+  message: string;
+  /** JSON Pointer of every patch operation, in patch order, without values. */
+  patchPaths: string[];
+  durationMs: number;
+}
+
+/** Annotation values are kept short: the API server's audit event is not the place for detail. */
+const MAX_ANNOTATION_VALUE = 1024;
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** Keys are valid qualified names, so the API server accepts them after its `<webhook>/` prefix. */
+export function auditAnnotations(
+  record: Pick<AuditRecord, 'decision' | 'reason' | 'patchPaths'>,
+): Record<string, string> {
+  const annotations: Record<string, string> = { decision: record.decision, reason: record.reason };
+  if (record.patchPaths.length > 0) {
+    annotations['patch-paths'] = truncate([...new Set(record.patchPaths)].join(','), MAX_ANNOTATION_VALUE);
+  }
+  return annotations;
+}
+
+export function auditLine(record: AuditRecord): string {
+  return `${JSON.stringify(record)}\n`;
+}
+
+export interface AuditSink {
+  write(record: AuditRecord): void;
+  /** Flushes what was written; the last call at shutdown. */
+  close(): Promise<void>;
+}
+
+/** Lines go to `file` (appended) or, without one, to stdout — which then carries nothing else. */
+export function createAuditSink(file: string | undefined, onError: (error: Error) => void): AuditSink {
+  if (file === undefined) {
+    return {
+      write: (record) => {
+        process.stdout.write(auditLine(record));
+      },
+      close: () => Promise.resolve(),
+    };
+  }
+  const stream: WriteStream = createWriteStream(file, { flags: 'a' });
+  stream.on('error', onError);
+  return {
+    write: (record) => {
+      stream.write(auditLine(record));
+    },
+    close: () =>
+      new Promise((resolve) => {
+        stream.end(resolve);
+      }),
+  };
+}
+
+/** In memory, for tests and for callers that forward records elsewhere. */
+export function memoryAuditSink(): AuditSink & { records: AuditRecord[] } {
+  const records: AuditRecord[] = [];
+  return {
+    records,
+    write: (record) => {
+      records.push(record);
+    },
+    close: () => Promise.resolve(),
+  };
+}

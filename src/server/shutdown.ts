@@ -1,0 +1,84 @@
+/**
+ * SPEC §6 "SIGTERM drains in-flight requests before exit". The order matters:
+ *   1. not ready — `/readyz` fails, so Kubernetes takes the pod out of the Service's endpoints;
+ *   2. stop accepting connections; HTTP/2 clients get GOAWAY (they open new streams elsewhere,
+ *      streams already sent are answered), HTTP/1.1 answers carry `Connection: close`;
+ *   3. wait for in-flight requests, at most `timeoutMs`; whatever is still open then is cut, so a
+ *      stuck client cannot hold the pod past its termination grace period.
+ */
+import type { Server } from 'node:net';
+import type { Socket } from 'node:net';
+import type { Log } from './log.ts';
+
+/** Every socket of `server` still open, to cut at the deadline. */
+export function trackSockets(server: Server): Set<Socket> {
+  const sockets = new Set<Socket>();
+  // 'connection' fires for the TCP socket under TLS too: destroying it ends the TLS session.
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  return sockets;
+}
+
+export interface DrainResult {
+  drained: boolean;
+  /** Connections still open at the deadline and cut. */
+  cut: number;
+  durationMs: number;
+}
+
+/**
+ * Closes the listener gracefully (`close` waits for in-flight requests) and cuts what is left
+ * after `timeoutMs`.
+ */
+export async function drain(
+  close: () => Promise<void>,
+  sockets: Set<Socket>,
+  timeoutMs: number,
+): Promise<DrainResult> {
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => {
+      resolve('timeout');
+    }, timeoutMs);
+  });
+  const outcome = await Promise.race([close().then(() => 'closed' as const), deadline]);
+  clearTimeout(timer);
+  const cut = outcome === 'timeout' ? sockets.size : 0;
+  if (outcome === 'timeout') for (const socket of sockets) socket.destroy();
+  return { drained: outcome === 'closed', cut, durationMs: Math.round(performance.now() - started) };
+}
+
+/**
+ * SIGTERM and SIGINT run `shutdown` once and exit 0 when it is done; a second signal exits at
+ * once (the operator insists).
+ */
+export function exitOnSignals(
+  shutdown: () => Promise<void>,
+  log: Log,
+  exit: (code: number) => void = (code) => process.exit(code),
+): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      log.warn(`${signal} again: exiting without waiting`);
+      exit(1);
+      return;
+    }
+    stopping = true;
+    log.info(`${signal}: draining`);
+    shutdown().then(
+      () => {
+        exit(0);
+      },
+      (error: unknown) => {
+        log.error(`shutdown failed: ${error instanceof Error ? error.message : String(error)}`);
+        exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}

@@ -1,0 +1,127 @@
+/**
+ * SPEC §6 "certificates rotate without restart": watches the serving certificate and key files and
+ * swaps them into the running server with `setSecureContext`. Open connections keep the context
+ * they were negotiated with; only new handshakes see the new certificate, so nothing in flight
+ * fails.
+ *
+ * The directories are watched, not the files: a Kubernetes Secret volume replaces its `..data`
+ * symlink, and editors and `certs` write new files — both break a watch on the old inode. A slow
+ * poll covers file systems whose change events are unreliable.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { createSecureContext, type SecureContextOptions } from 'node:tls';
+import type { PemPair } from './certificates.ts';
+
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+}
+
+/** The part of a TLS server the reloader needs (tls.Server and http2.Http2SecureServer have it). */
+export interface SecureContextTarget {
+  setSecureContext(options: SecureContextOptions): void;
+}
+
+export interface TlsReloaderOptions {
+  /** Options every context carries besides cert and key (minVersion…). */
+  contextOptions: SecureContextOptions;
+  onReload?: (pair: PemPair) => void;
+  onError?: (error: Error) => void;
+  /** Events come in bursts (key then cert, symlink swaps): wait for them to settle. */
+  debounceMs?: number;
+  pollIntervalMs?: number;
+}
+
+/** Reads the pair and proves the key matches the certificate before anyone uses it. */
+export async function readTlsPair(
+  files: TlsFiles,
+  contextOptions: SecureContextOptions = {},
+): Promise<PemPair> {
+  const [cert, key] = await Promise.all([readFile(files.certFile, 'utf8'), readFile(files.keyFile, 'utf8')]);
+  createSecureContext({ ...contextOptions, cert, key });
+  return { cert, key };
+}
+
+export class TlsReloader {
+  readonly files: TlsFiles;
+  #options: TlsReloaderOptions;
+  #current: PemPair;
+  #target: SecureContextTarget | undefined;
+  #watchers: FSWatcher[] = [];
+  #debounce: NodeJS.Timeout | undefined;
+  #poll: NodeJS.Timeout | undefined;
+  #reloading: Promise<boolean> = Promise.resolve(false);
+
+  private constructor(files: TlsFiles, options: TlsReloaderOptions, initial: PemPair) {
+    this.files = files;
+    this.#options = options;
+    this.#current = initial;
+  }
+
+  /** Fails when the files are missing or do not form a pair: the server must not start without TLS. */
+  static async load(files: TlsFiles, options: TlsReloaderOptions): Promise<TlsReloader> {
+    const reloader = new TlsReloader(files, options, await readTlsPair(files, options.contextOptions));
+    options.onReload?.(reloader.current);
+    return reloader;
+  }
+
+  get current(): PemPair {
+    return this.#current;
+  }
+
+  /** Starts pushing changes into `target`. */
+  watch(target: SecureContextTarget): void {
+    this.#target = target;
+    for (const dir of new Set([dirname(this.files.certFile), dirname(this.files.keyFile)])) {
+      try {
+        const watcher = watch(dir, { persistent: false }, () => {
+          this.#schedule();
+        });
+        watcher.on('error', (error) => this.#options.onError?.(error));
+        this.#watchers.push(watcher);
+      } catch (error) {
+        this.#options.onError?.(error instanceof Error ? error : new Error(String(error)));
+      }
+    }
+    this.#poll = setInterval(() => void this.reload(), this.#options.pollIntervalMs ?? 60_000);
+    this.#poll.unref();
+  }
+
+  #schedule(): void {
+    clearTimeout(this.#debounce);
+    this.#debounce = setTimeout(() => void this.reload(), this.#options.debounceMs ?? 100);
+    this.#debounce.unref();
+  }
+
+  /**
+   * Re-reads the files; true when a new, valid pair was installed. A half-written or mismatched
+   * pair is reported and the server keeps the previous one until the next change.
+   */
+  reload(): Promise<boolean> {
+    // Serialised, so two overlapping events cannot install an older read after a newer one.
+    this.#reloading = this.#reloading.then(async () => {
+      let pair: PemPair;
+      try {
+        pair = await readTlsPair(this.files, this.#options.contextOptions);
+      } catch (error) {
+        this.#options.onError?.(error instanceof Error ? error : new Error(String(error)));
+        return false;
+      }
+      if (pair.cert === this.#current.cert && pair.key === this.#current.key) return false;
+      this.#target?.setSecureContext({ ...this.#options.contextOptions, ...pair });
+      this.#current = pair;
+      this.#options.onReload?.(pair);
+      return true;
+    });
+    return this.#reloading;
+  }
+
+  close(): void {
+    clearTimeout(this.#debounce);
+    clearInterval(this.#poll);
+    for (const watcher of this.#watchers) watcher.close();
+    this.#watchers = [];
+  }
+}

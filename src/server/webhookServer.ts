@@ -1,0 +1,187 @@
+/**
+ * `serve` put together: certificates, the namespace cache, audit, metrics, the HTTPS app and the
+ * metrics port, and the shutdown that takes them down in order. The CLI (src/cli/serve.ts) only
+ * turns flags into `WebhookServerOptions`; tests start the same thing on port 0.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { RawConfig } from '../core/config.ts';
+import { mutateObject } from '../core/mutateObject.ts';
+import { SYSTEM_NAMESPACES, type AdmissionContext } from './admissionHandler.ts';
+import { buildApp, TLS_CONTEXT_OPTIONS, type WebhookApp } from './app.ts';
+import { createAuditSink } from './audit.ts';
+import { certificateExpiry, ensureCertificateSet } from './certificates.ts';
+import type { KubeConfigLocation } from './kubeConfig.ts';
+import { kubeNamespaceSource } from './kubeNamespaceSource.ts';
+import type { Logger } from 'pino';
+import { createMetrics, createMetricsServer } from './metrics.ts';
+import {
+  NamespaceCache,
+  namespaceAnnotationsOff,
+  type NamespaceAnnotationLookup,
+  type NamespaceSource,
+} from './namespaceCache.ts';
+import { drain, trackSockets, type DrainResult } from './shutdown.ts';
+import { TlsReloader, type TlsFiles } from './tlsReloader.ts';
+
+export interface WebhookServerOptions {
+  host: string;
+  port: number;
+  /** The serving pair; without it a CA and pair are made (or reused) in `certDir`. */
+  tlsFiles?: TlsFiles;
+  certDir: string;
+  metricsHost: string;
+  metricsPort: number;
+  /** Audit lines go here, or to stdout. */
+  auditLog?: string;
+  /** Where namespace annotations come from; none turns them off. */
+  kubeConfig?: KubeConfigLocation;
+  /** Overrides `kubeConfig` with another source of namespaces (tests). */
+  namespaceSource?: NamespaceSource;
+  defaults: RawConfig;
+  /** The webhook's own namespace, never mutated (SPEC §2). */
+  ownNamespace?: string;
+  shutdownTimeoutMs: number;
+  /** Server logs (pino); stdout stays the audit log's. */
+  logger: Logger;
+  /** Replaces the mutation core (tests: slow or failing cores). */
+  mutate?: AdmissionContext['mutate'];
+  tlsPollIntervalMs?: number;
+}
+
+export interface RunningWebhookServer {
+  app: WebhookApp;
+  url: string;
+  metricsUrl: string;
+  tls: TlsReloader;
+  /** Not ready, stop accepting, drain, then close the rest. Safe to call more than once. */
+  shutdown(): Promise<DrainResult>;
+}
+
+function listenOn(server: Server, host: string, port: number): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+function urlOf(scheme: string, address: AddressInfo): string {
+  return `${scheme}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+}
+
+/** Names a local client uses, plus the listen address when it is a specific one. */
+function devCertificateHosts(host: string): string[] {
+  const hosts = ['localhost', '127.0.0.1', '::1'];
+  const wildcard = host === '0.0.0.0' || host === '::' || host === '';
+  return wildcard || hosts.includes(host) ? hosts : [...hosts, host];
+}
+
+export async function startWebhookServer(options: WebhookServerOptions): Promise<RunningWebhookServer> {
+  const metrics = createMetrics();
+
+  let tlsFiles = options.tlsFiles;
+  if (!tlsFiles) {
+    const dev = await ensureCertificateSet(options.certDir, devCertificateHosts(options.host));
+    tlsFiles = { certFile: dev.certFile, keyFile: dev.keyFile };
+    options.logger.info(
+      `${dev.generated ? 'generated' : 'reusing'} a development certificate in ${options.certDir} (clients trust ${dev.caFile})`,
+    );
+  }
+  const log = options.logger;
+  const tls = await TlsReloader.load(tlsFiles, {
+    contextOptions: TLS_CONTEXT_OPTIONS,
+    onReload: (pair) => {
+      const expiry = certificateExpiry(pair.cert);
+      metrics.setCertificateExpiry(expiry);
+      log.info(`serving certificate loaded from ${tlsFiles.certFile}, expires ${expiry.toISOString()}`);
+    },
+    onError: (error) => {
+      log.warn(`serving certificate not reloaded: ${error.message}`);
+    },
+    ...(options.tlsPollIntervalMs === undefined ? {} : { pollIntervalMs: options.tlsPollIntervalMs }),
+  });
+
+  const source =
+    options.namespaceSource ??
+    (options.kubeConfig ? kubeNamespaceSource(options.kubeConfig, log) : undefined);
+  const cache = source ? new NamespaceCache(source) : undefined;
+  const namespaces: NamespaceAnnotationLookup = cache ?? namespaceAnnotationsOff;
+  log.info(
+    cache
+      ? `namespace annotations from ${cache.description}`
+      : 'namespace annotations off: no --kubeconfig, no KUBECONFIG and not in a cluster',
+  );
+  cache?.start();
+
+  let draining = false;
+  const audit = createAuditSink(options.auditLog, (error) => {
+    log.error(`audit log: ${error.message}`);
+  });
+  const app = buildApp({
+    tls: tls.current,
+    admission: {
+      defaults: options.defaults,
+      namespaces,
+      protectedNamespaces: new Set<string>([
+        ...SYSTEM_NAMESPACES,
+        ...(options.ownNamespace ? [options.ownNamespace] : []),
+      ]),
+      mutate: options.mutate ?? mutateObject,
+    },
+    audit,
+    metrics,
+    notReadyReasons: () => [
+      ...(draining ? ['shutting down'] : []),
+      // Certificates are loaded before the app exists, so only the cache can still be missing.
+      ...(namespaces.ready ? [] : ['namespace cache not synced yet']),
+    ],
+    draining: () => draining,
+    logger: log,
+  });
+
+  const sockets = trackSockets(app.server);
+  const metricsServer = createMetricsServer(metrics.registry);
+  const closeMetrics = (): Promise<void> =>
+    new Promise((resolve) => {
+      metricsServer.close(() => {
+        resolve();
+      });
+      // A scrape in progress is not worth waiting for.
+      metricsServer.closeAllConnections();
+    });
+  let url: string;
+  let metricsUrl: string;
+  try {
+    const metricsAddress = await listenOn(metricsServer, options.metricsHost, options.metricsPort);
+    metricsUrl = `${urlOf('http', metricsAddress)}/metrics`;
+    await app.listen({ host: options.host, port: options.port });
+    url = urlOf('https', app.server.address() as AddressInfo);
+  } catch (error) {
+    // A port in use must end `serve`, not leave the other listener and the watch running.
+    await Promise.allSettled([app.close(), closeMetrics(), cache?.stop()]);
+    tls.close();
+    throw error;
+  }
+  tls.watch(app.server);
+  log.info(`serving ${url}/mutate (TLS 1.2+, HTTP/2 and HTTP/1.1); metrics on ${metricsUrl}`);
+  log.info(`audit log to ${options.auditLog ?? 'stdout'}`);
+
+  let stopping: Promise<DrainResult> | undefined;
+  const shutdown = (): Promise<DrainResult> => {
+    stopping ??= (async () => {
+      draining = true;
+      const result = await drain(() => app.close(), sockets, options.shutdownTimeoutMs);
+      tls.close();
+      await Promise.all([cache?.stop(), audit.close(), closeMetrics()]);
+      log.info(
+        `stopped after ${result.durationMs} ms: ${result.drained ? 'all requests answered' : `${result.cut} connections cut`}`,
+      );
+      return result;
+    })();
+    return stopping;
+  };
+  return { app, url, metricsUrl, tls, shutdown };
+}
