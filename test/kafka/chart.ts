@@ -90,9 +90,11 @@ function isK8sObject(v: unknown): v is K8sObject {
   );
 }
 
-export function parseManifests(text: string): K8sObject[] {
+/** YAML 1.2 by default (this test's own reading); '1.1' reads as Kubernetes and Helm do
+ * (sigs.k8s.io/yaml: yes/no/on/off are booleans there). */
+export function parseManifests(text: string, version: '1.1' | '1.2' = '1.2'): K8sObject[] {
   const out: K8sObject[] = [];
-  for (const doc of parseAllDocuments(text)) {
+  for (const doc of parseAllDocuments(text, { version })) {
     if (doc.errors.length > 0) throw new Error(`YAML: ${doc.errors.map((e) => e.message).join('; ')}`);
     const value: unknown = doc.toJS();
     if (value === null || value === undefined) continue;

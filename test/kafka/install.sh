@@ -65,7 +65,7 @@ else
   </dependencies>
 </project>
 POM
-  mvn -B -q -f "$DEST.tmp/pom.xml" \
+  mvn -B -q -Dstyle.color=never -f "$DEST.tmp/pom.xml" \
     -Dmaven.repo.local="$CACHE_DIR/m2" \
     dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$DEST.tmp/libs" >&2
   rm -rf "$DEST"

@@ -23,6 +23,8 @@ export const CLI = join(REPO_ROOT, 'bin', 'kafka-nodeport-injector');
 export interface Mutated {
   objects: K8sObject[];
   via: string;
+  /** the CLI's YAML output as text (absent for the hand-made stand-in) */
+  text?: string;
 }
 
 export function mutateWithCli(file: string, nodeSelector: string): Mutated {
@@ -35,7 +37,7 @@ export function mutateWithCli(file: string, nodeSelector: string): Mutated {
     timeout: 60_000,
     maxBuffer: 64 * 1024 * 1024,
   });
-  return { objects: parseManifests(out), via: `bin/kafka-nodeport-injector ${args.join(' ')}` };
+  return { objects: parseManifests(out), via: `bin/kafka-nodeport-injector ${args.join(' ')}`, text: out };
 }
 
 /** Test-only stand-in (see above): the expected mutation, applied by hand. */

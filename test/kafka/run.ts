@@ -13,7 +13,15 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bitnamiServerProperties, parseSetupScript } from './bitnamiBroker.ts';
-import { kafkaContainer, kafkaStatefulSet, loadManifests, setupScript, type K8sObject } from './chart.ts';
+import {
+  kafkaContainer,
+  kafkaStatefulSet,
+  loadManifests,
+  parseManifests,
+  setupScript,
+  statefulSets,
+  type K8sObject,
+} from './chart.ts';
 import {
   applyNodePorts,
   formatKraftStorage,
@@ -29,6 +37,7 @@ import {
 import { Lab, readLog, sleep, type LabHost } from './lab.ts';
 import { mutateByHand, mutateWithCli, REPO_ROOT, type Mutated } from './mutate.ts';
 import { containerRuntime, expand } from './podEnv.ts';
+import { schedule } from './scheduler.ts';
 
 const started = Date.now();
 const elapsed = (): string => `${((Date.now() - started) / 1000).toFixed(1)}s`;
@@ -225,6 +234,13 @@ async function startAllAndWait(lab: Lab, s: Settings, rel: Release, timeoutMs: n
     assert(st === 'ready', `${pod.name} did not start (${st}); log tail:\n${tail(pod.proc?.logFile ?? '')}`);
   }
   log(`all ${rel.pods.length} brokers started`);
+}
+
+/** The project's CLI; the hand-made stand-in only when KNI_KAFKA_MUTATOR=hand (harness debugging). */
+function mutator(objects: K8sObject[], file: string): Mutated {
+  return process.env.KNI_KAFKA_MUTATOR === 'hand'
+    ? mutateByHand(objects, NODE_SELECTOR)
+    : mutateWithCli(file, NODE_SELECTOR);
 }
 
 function checkMutation(m: Mutated): void {
@@ -511,12 +527,59 @@ async function main(): Promise<void> {
     });
   });
 
+  await test('placement: mutated StatefulSet puts one broker per runapp=kafka node (scheduler emulation)', () => {
+    const mutated = mutator(loadManifests(RENDER_ZK), RENDER_ZK);
+    const sts = kafkaStatefulSet(mutated.objects);
+    const nodes = [1, 2, 3, 4].map((i) => ({
+      name: `node${i}`,
+      labels: { 'kubernetes.io/hostname': `node${i}`, ...(i <= 3 ? { runapp: 'kafka' } : {}) },
+    }));
+    const labels = sts.spec.template.metadata?.labels ?? {};
+    const four = schedule(sts.metadata.name, 4, labels, sts.spec.template.spec, nodes);
+    log(
+      `4 replicas on 3 labelled + 1 unlabelled node: ${four.map((p) => `${p.pod}->${p.node ?? 'Pending'}`).join(', ')}`,
+    );
+    eq(new Set(four.slice(0, 3).map((p) => p.node)).size, 3, 'first three pods on three distinct nodes');
+    assert(!four.some((p) => p.node === 'node4'), 'no pod on the node without runapp=kafka');
+    eq(four[3]?.node, undefined, '4th pod Pending (required anti-affinity)');
+    const plain = kafkaStatefulSet(loadManifests(RENDER_ZK));
+    const two = schedule(
+      plain.metadata.name,
+      3,
+      plain.spec.template.metadata?.labels ?? {},
+      plain.spec.template.spec,
+      nodes.slice(0, 2),
+    );
+    log(
+      `unmutated (preferred anti-affinity only), 3 replicas on 2 nodes: ${two.map((p) => `${p.pod}->${p.node ?? 'Pending'}`).join(', ')}`,
+    );
+    eq(new Set(two.map((p) => p.node)).size, 2, 'unmutated chart co-locates brokers when nodes are short');
+  });
+
+  await test('mutate output: every env value is still a string when read as YAML 1.1 (kubectl, helm --post-renderer)', () => {
+    for (const file of [RENDER_ZK, RENDER_KRAFT]) {
+      const m = mutateWithCli(file, NODE_SELECTOR);
+      const asKubernetesReadsIt = parseManifests(m.text ?? '', '1.1');
+      const bad: string[] = [];
+      for (const sts of statefulSets(asKubernetesReadsIt)) {
+        for (const c of sts.spec.template.spec.containers) {
+          for (const e of c.env ?? []) {
+            const v: unknown = e.value;
+            if (v !== undefined && v !== null && typeof v !== 'string')
+              bad.push(`${sts.metadata.name}/${c.name} ${e.name}=${JSON.stringify(v)}`);
+          }
+        }
+      }
+      assert(
+        bad.length === 0,
+        `${file}: env values that YAML 1.1 reads as non-strings (quote them): ${bad.join(', ')}`,
+      );
+    }
+  });
+
   await test(`B: mutated 12.9.5 (CLI) -> 3 brokers at <node IP>:${NODE_PORT}; ${MESSAGES} keyed messages RF3 in via node1, out via node2`, async () => {
     const s = settings('B');
-    const mutated =
-      process.env.KNI_KAFKA_MUTATOR === 'hand'
-        ? mutateByHand(loadManifests(RENDER_ZK), NODE_SELECTOR)
-        : mutateWithCli(RENDER_ZK, NODE_SELECTOR);
+    const mutated = mutator(loadManifests(RENDER_ZK), RENDER_ZK);
     log(`mutated via ${mutated.via}`);
     writeFileSync(join(s.workDir, 'mutated.yaml'), JSON.stringify(mutated.objects, null, 1));
     checkMutation(mutated);
@@ -535,10 +598,7 @@ async function main(): Promise<void> {
       const s = settings('C1');
       const file = join(s.workDir, 'kraft-replicas3.yaml');
       writeFileSync(file, kraftReplicas3Yaml());
-      const mutated =
-        process.env.KNI_KAFKA_MUTATOR === 'hand'
-          ? mutateByHand(loadManifests(file), NODE_SELECTOR)
-          : mutateWithCli(file, NODE_SELECTOR);
+      const mutated = mutator(loadManifests(file), file);
       log(`mutated via ${mutated.via}`);
       checkMutation(mutated);
       await withLab(async (lab) => {
