@@ -16,6 +16,7 @@ interface ServeFlags extends ConfigFlags {
   metricsPort: string;
   auditLog?: string;
   kubeconfig?: string;
+  shutdownDelay: string;
   shutdownTimeout: string;
   logLevel: string;
 }
@@ -27,10 +28,12 @@ function port(value: string, flag: string): number {
   return parsed;
 }
 
-function seconds(value: string, flag: string): number {
+function seconds(value: string, flag: string, positive = false): number {
   const parsed = Number(value);
-  if (!Number.isFinite(parsed) || parsed <= 0)
-    throw new Error(`${flag}: expected a positive number of seconds, got ${JSON.stringify(value)}`);
+  if (value.trim() === '' || !Number.isFinite(parsed) || parsed < 0 || (positive && parsed === 0))
+    throw new Error(
+      `${flag}: expected ${positive ? 'a positive' : 'a non-negative'} number of seconds, got ${JSON.stringify(value)}`,
+    );
   return parsed;
 }
 
@@ -59,7 +62,12 @@ export function registerServeCommand(program: Command): void {
           'cluster to read namespace annotations from (else KUBECONFIG, else in-cluster)',
         ),
       )
-      .option('--shutdown-timeout <seconds>', 'longest wait for in-flight requests on SIGTERM', '10')
+      .option(
+        '--shutdown-delay <seconds>',
+        'on SIGTERM, keep serving (not ready) this long before closing; a few seconds in a cluster',
+        '0',
+      )
+      .option('--shutdown-timeout <seconds>', 'then the longest wait for in-flight requests', '10')
       .addOption(
         new Option('--log-level <level>', 'server log level (stderr)')
           .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -87,7 +95,8 @@ export function registerServeCommand(program: Command): void {
       ...(kubeConfig ? { kubeConfig } : {}),
       ...(namespace ? { ownNamespace: namespace } : {}),
       defaults,
-      shutdownTimeoutMs: seconds(flags.shutdownTimeout, '--shutdown-timeout') * 1000,
+      shutdownDelayMs: seconds(flags.shutdownDelay, '--shutdown-delay') * 1000,
+      shutdownTimeoutMs: seconds(flags.shutdownTimeout, '--shutdown-timeout', true) * 1000,
       logger,
     });
     exitOnSignals(async () => {

@@ -6,7 +6,7 @@
  * EC P-256 with SHA-256: accepted by the API server's webhook client, and generated in
  * milliseconds where RSA takes noticeably longer — it matters when `serve` creates a pair at start.
  */
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
@@ -56,10 +56,17 @@ function validity(days: number): { notBeforeDate: Date; notAfterDate: Date } {
   return { notBeforeDate: new Date(now - CLOCK_SKEW_MS), notAfterDate: new Date(now + days * DAY_MS) };
 }
 
+/**
+ * Each CA gets its own subject (`<name>@<unix time>-<random>`, as client-go names its self-signed
+ * CAs). While a caBundle holds the old and the new CA during a rotation, a verifier picks the
+ * issuer by subject name — `selfsigned` writes no key identifiers — so two CAs with one name would
+ * make every certificate of one of them fail its signature check.
+ */
 export async function generateCertificateAuthority(
-  commonName = 'kafka-nodeport-injector-ca',
+  name = 'kafka-nodeport-injector-ca',
   days = CA_VALIDITY_DAYS,
 ): Promise<PemPair> {
+  const commonName = `${name}@${Math.floor(Date.now() / 1000)}-${randomBytes(3).toString('hex')}`;
   const pems = await generate([{ name: 'commonName', value: commonName }], {
     keyType: 'ec',
     algorithm: 'sha256',

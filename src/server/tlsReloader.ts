@@ -10,7 +10,7 @@
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import type { PemPair } from './certificates.ts';
 
@@ -29,8 +29,8 @@ export interface TlsReloaderOptions {
   contextOptions: SecureContextOptions;
   onReload?: (pair: PemPair) => void;
   onError?: (error: Error) => void;
-  /** Events come in bursts (key then cert, symlink swaps): wait for them to settle. */
-  debounceMs?: number;
+  /** Events come in bursts (key then cert, symlink swaps): wait this long after the first. */
+  settleMs?: number;
   pollIntervalMs?: number;
 }
 
@@ -50,7 +50,7 @@ export class TlsReloader {
   #current: PemPair;
   #target: SecureContextTarget | undefined;
   #watchers: FSWatcher[] = [];
-  #debounce: NodeJS.Timeout | undefined;
+  #pending: NodeJS.Timeout | undefined;
   #poll: NodeJS.Timeout | undefined;
   #reloading: Promise<boolean> = Promise.resolve(false);
 
@@ -74,10 +74,13 @@ export class TlsReloader {
   /** Starts pushing changes into `target`. */
   watch(target: SecureContextTarget): void {
     this.#target = target;
+    const names = new Set([basename(this.files.certFile), basename(this.files.keyFile)]);
     for (const dir of new Set([dirname(this.files.certFile), dirname(this.files.keyFile)])) {
       try {
-        const watcher = watch(dir, { persistent: false }, () => {
-          this.#schedule();
+        const watcher = watch(dir, { persistent: false }, (_event, file) => {
+          // Other files in the directory (a log, say) are none of our business; `..data` is how a
+          // Secret volume swaps its contents; no name means the platform did not say.
+          if (file === null || names.has(file) || file.startsWith('..')) this.#schedule();
         });
         watcher.on('error', (error) => this.#options.onError?.(error));
         this.#watchers.push(watcher);
@@ -89,10 +92,18 @@ export class TlsReloader {
     this.#poll.unref();
   }
 
+  /**
+   * One reload `settleMs` after the first event of a burst, not after the last: a file that keeps
+   * changing must not postpone the reload forever. A write that lands after the reload read the
+   * files sends its own event and gets its own reload.
+   */
   #schedule(): void {
-    clearTimeout(this.#debounce);
-    this.#debounce = setTimeout(() => void this.reload(), this.#options.debounceMs ?? 100);
-    this.#debounce.unref();
+    if (this.#pending) return;
+    this.#pending = setTimeout(() => {
+      this.#pending = undefined;
+      void this.reload();
+    }, this.#options.settleMs ?? 100);
+    this.#pending.unref();
   }
 
   /**
@@ -119,7 +130,7 @@ export class TlsReloader {
   }
 
   close(): void {
-    clearTimeout(this.#debounce);
+    clearTimeout(this.#pending);
     clearInterval(this.#poll);
     for (const watcher of this.#watchers) watcher.close();
     this.#watchers = [];

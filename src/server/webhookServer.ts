@@ -41,6 +41,13 @@ export interface WebhookServerOptions {
   defaults: RawConfig;
   /** The webhook's own namespace, never mutated (SPEC §2). */
   ownNamespace?: string;
+  /**
+   * Keep serving, not ready, this long before closing the listener: in a cluster the endpoints
+   * controller needs a moment to take the pod out of the Service, and until then new connections
+   * still arrive here.
+   */
+  shutdownDelayMs?: number;
+  /** The longest wait for in-flight requests once the listener is closed. */
   shutdownTimeoutMs: number;
   /** Server logs (pino); stdout stays the audit log's. */
   logger: Logger;
@@ -173,6 +180,8 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   const shutdown = (): Promise<DrainResult> => {
     stopping ??= (async () => {
       draining = true;
+      if (options.shutdownDelayMs)
+        await new Promise((resolve) => setTimeout(resolve, options.shutdownDelayMs));
       const result = await drain(() => app.close(), sockets, options.shutdownTimeoutMs);
       tls.close();
       await Promise.all([cache?.stop(), audit.close(), closeMetrics()]);
