@@ -4,10 +4,10 @@
  */
 import fastJsonPatch from 'fast-json-patch';
 import { parseAllDocuments, stringify } from 'yaml';
-import type { ServiceTarget } from '../core/clientService.ts';
 import type { RawConfig } from '../core/config.ts';
 import { isRecord, type StatefulSet } from '../core/kubeTypes.ts';
 import { mutateObject } from '../core/mutateObject.ts';
+import { brokerContextFor, type BrokerContext } from '../core/releaseBrokers.ts';
 import type { MutationResult } from '../core/result.ts';
 
 export interface ManifestDocument {
@@ -20,40 +20,6 @@ export interface ManifestDocument {
 export interface MutationOptions {
   defaults: RawConfig;
   namespaceAnnotations: Record<string, string>;
-}
-
-/** True when every selector label is on the pod template. */
-function selects(selector: Record<string, string>, labels: Record<string, string>): boolean {
-  return Object.entries(selector).every(([k, v]) => labels[k] === v);
-}
-
-interface BrokerContext {
-  serviceTarget?: ServiceTarget;
-  brokersAlreadyExposed?: boolean;
-}
-
-/** What a Service needs to know of the Kafka StatefulSets of the same input that it selects. */
-function brokerContextFor(
-  object: unknown,
-  brokers: { sts: StatefulSet; result: MutationResult }[],
-): BrokerContext {
-  if (!isRecord(object) || object.kind !== 'Service' || !isRecord(object.spec)) return {};
-  const selector = object.spec.selector;
-  if (!isRecord(selector)) return {};
-  const selected = brokers.filter(({ sts }) =>
-    selects(selector as Record<string, string>, sts.spec.template.metadata?.labels ?? {}),
-  );
-  if (selected.some(({ result }) => result.reason === 'already-exposed'))
-    return { brokersAlreadyExposed: true };
-  for (const { sts, result } of selected) {
-    if (!result.exposure) continue;
-    const broker = sts.spec.template.spec.containers;
-    const portNames: Record<string, number> = {};
-    for (const c of broker) for (const p of c.ports ?? []) if (p.name) portNames[p.name] = p.containerPort;
-    const { listener, containerPort } = result.exposure;
-    return { serviceTarget: { listener, containerPort, portNames } };
-  }
-  return {};
 }
 
 export function mutateManifests(text: string, options: MutationOptions): ManifestDocument[] {
@@ -76,7 +42,7 @@ export function mutateManifests(text: string, options: MutationOptions): Manifes
   );
   const brokers = parsed.flatMap(({ object }, i) => {
     const result = results[i];
-    return result && result.decision !== 'skipped' ? [{ sts: object as StatefulSet, result }] : [];
+    return result ? [{ sts: object as StatefulSet, result }] : [];
   });
   return parsed.map(({ source, object }, i) => ({
     source,
@@ -108,7 +74,9 @@ export function renderManifests(documents: ManifestDocument[]): string {
   return documents
     .map((d) => {
       if (d.result.patch.length === 0) return d.source;
-      return documentHeader(d.source) + stringify(applyResult(d), { lineWidth: 0 });
+      // YAML 1.1 style, so strings like `yes`, `on` or `010` stay quoted for kubectl and Helm,
+      // whose parsers would read them as booleans and numbers.
+      return documentHeader(d.source) + stringify(applyResult(d), { lineWidth: 0, version: '1.1' });
     })
     .join('');
 }

@@ -37,7 +37,18 @@ export function ensureHostIpEnv<T extends object>(
     }
     return { ok: true };
   }
-  if (!env) builder.add(pointer(...containerPath, 'env'), [hostIpEnvVar()]);
-  else builder.add(pointer(...containerPath, 'env', firstUse ?? '-'), hostIpEnvVar());
+  if (firstUse === undefined) appendEnvVar(builder, containerPath, container, hostIpEnvVar());
+  else builder.add(pointer(...containerPath, 'env', firstUse), hostIpEnvVar());
   return { ok: true };
+}
+
+/** Appends one entry to a container's env, creating the list when the chart has none. */
+export function appendEnvVar<T extends object>(
+  builder: PatchBuilder<T>,
+  containerPath: (string | number)[],
+  container: Container,
+  entry: EnvVar,
+): void {
+  if (container.env) builder.add(pointer(...containerPath, 'env', '-'), entry);
+  else builder.add(pointer(...containerPath, 'env'), [entry]);
 }

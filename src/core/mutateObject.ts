@@ -15,6 +15,7 @@ import { isRecord, type KubeObject } from './kubeTypes.ts';
 import { mutateStatefulSet } from './mutateStatefulSet.ts';
 import { checkService, checkStatefulSet } from './objectShape.ts';
 import { isKafkaStatefulSet } from './recognizeKafka.ts';
+import type { BrokerContext } from './releaseBrokers.ts';
 import { outcome, type MutationResult } from './result.ts';
 
 export interface MutationInput {
@@ -28,8 +29,11 @@ export interface MutationInput {
    * the whole release; the webhook may not have seen the StatefulSet yet).
    */
   serviceTarget?: ServiceTarget;
-  /** For a Service: the broker StatefulSet it selects is exposed by the chart itself. */
-  brokersAlreadyExposed?: boolean;
+  /**
+   * For a Service: the broker StatefulSets it selects were not exposed (by the chart's own
+   * externalAccess, or because their wiring is unsupported), so the Service is left alone too.
+   */
+  brokersNotExposed?: BrokerContext['brokersNotExposed'];
 }
 
 function describe(object: unknown): string {
@@ -73,8 +77,9 @@ export function mutateObject(input: MutationInput): MutationResult {
       throw error;
     }
     if (checked.kind === 'StatefulSet') return mutateStatefulSet(checked, config);
-    if (input.brokersAlreadyExposed) {
-      return outcome('unchanged', 'already-exposed', "the chart's own externalAccess exposes each broker");
+    if (input.brokersNotExposed) {
+      const { reason, message } = input.brokersNotExposed;
+      return outcome('unchanged', reason, `its brokers are not exposed: ${message}`);
     }
     return mutateClientService(checked, config, input.serviceTarget);
   } catch (error) {

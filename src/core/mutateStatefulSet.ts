@@ -16,8 +16,11 @@ export const WIRINGS: Wiring[] = [envWiring, commandWiring, scriptExportWiring, 
 
 export function mutateStatefulSet(sts: StatefulSet, config: InjectorConfig): MutationResult {
   const spec = sts.spec.template.spec;
-  const wiring = WIRINGS.find((w) => w.detect(spec));
-  if (!wiring) {
+  const found = WIRINGS.map((wiring) => ({ wiring, index: wiring.brokerIndex(spec) })).find(
+    (w) => w.index >= 0,
+  );
+  const container = found && spec.containers[found.index];
+  if (!found || !container) {
     return outcome(
       'unchanged',
       'unsupported-wiring',
@@ -26,7 +29,7 @@ export function mutateStatefulSet(sts: StatefulSet, config: InjectorConfig): Mut
   }
 
   const builder = new PatchBuilder(sts);
-  const wired = wiring.apply({ sts, builder, config });
+  const wired = found.wiring.apply({ sts, builder, config, container, index: found.index });
   if (!wired.exposed) return outcome('unchanged', wired.reason, wired.message);
 
   const changes = [...wired.changes, ...ensurePlacement(builder, sts, config)];

@@ -3,7 +3,10 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { parseAllDocuments, stringify } from 'yaml';
+import { mutateManifests, renderManifests } from '../../src/cli/manifests.ts';
 import { corpusMissing, RENDERED_DIR } from '../support/corpus.ts';
+import { clientService, envStatefulSet } from '../support/fixtures.ts';
 
 const BIN = new URL('../../bin/kafka-nodeport-injector', import.meta.url).pathname;
 
@@ -85,5 +88,32 @@ t.test('malformed YAML is refused with a clear message', (t) => {
   const result = cli(['mutate'], 'kind: [unclosed\n');
   t.equal(result.status, 1);
   t.match(result.stderr, /invalid YAML/);
+  t.end();
+});
+
+t.test('mutate output keeps YAML-1.1-ambiguous strings quoted, for kubectl and Helm', { skip: missing }, (t) => {
+  const out = cli(['mutate', '-f', join(RENDERED_DIR, 'bitnami-kafka-12.9.5.default.yaml')]).stdout;
+  t.match(out, /name: ALLOW_PLAINTEXT_LISTENER\n\s+value: "yes"/);
+  const parsed = parseAllDocuments(out, { version: '1.1' }).map((d) => d.toJS() as unknown);
+  const strings = JSON.stringify(parsed);
+  t.match(strings, '"value":"yes"', 'still the string "yes" when read as YAML 1.1');
+  t.end();
+});
+
+t.test('the client Service is left alone when its brokers cannot be exposed', (t) => {
+  const sts = envStatefulSet('');
+  const container = sts.spec.template.spec.containers[0];
+  if (container) container.env = [{ name: 'KAFKA_HEAP_OPTS', value: '-Xmx1g' }];
+  const service = clientService([{ name: 'tcp-client', port: 9092, targetPort: 'kafka-client' }]);
+  const input = [sts, service].map((o) => `---\n${stringify(o)}`).join('');
+  const documents = mutateManifests(input, { defaults: {}, namespaceAnnotations: {} });
+  t.same(
+    documents.map((d) => [d.result.decision, d.result.reason]),
+    [
+      ['unchanged', 'unsupported-wiring'],
+      ['unchanged', 'unsupported-wiring'],
+    ],
+  );
+  t.equal(renderManifests(documents), input, 'output is the input');
   t.end();
 });

@@ -12,7 +12,7 @@ import {
   rewriteListener,
   type Listener,
 } from '../advertisedListeners.ts';
-import { ensureHostIpEnv, HOST_IP_REFERENCE } from '../downwardEnv.ts';
+import { appendEnvVar, ensureHostIpEnv, HOST_IP_REFERENCE } from '../downwardEnv.ts';
 import type { Container, PodSpec } from '../kubeTypes.ts';
 import { pointer, type PatchBuilder } from '../patchBuilder.ts';
 import { commandText, envValue, lastEnvIndex } from '../recognizeKafka.ts';
@@ -77,10 +77,6 @@ function interBrokerListener(container: Container, listeners: Listener[]): strin
   return listeners.some((l) => l.name.toUpperCase() === 'INTERNAL') ? 'INTERNAL' : 'PLAINTEXT';
 }
 
-function brokerIndex(spec: PodSpec): number {
-  return spec.containers.findIndex((c) => findScriptLists(c).length > 0);
-}
-
 /**
  * Ensures the protocol map names listener `name` (Confluent refuses a listener whose name is not a
  * security protocol unless the map has it), with PLAINTEXT like Kafka's default map.
@@ -103,23 +99,17 @@ function ensureProtocolMap(
           `${name}:PLAINTEXT`,
         ].join(',');
   if (index >= 0) builder.replace(pointer(...containerPath, 'env', index, 'value'), value);
-  else if (container.env)
-    builder.add(pointer(...containerPath, 'env', '-'), { name: PROTOCOL_MAP_ENV, value });
-  else builder.add(pointer(...containerPath, 'env'), [{ name: PROTOCOL_MAP_ENV, value }]);
+  else appendEnvVar(builder, containerPath, container, { name: PROTOCOL_MAP_ENV, value });
 }
 
 export const commandWiring: Wiring = {
   family: 'command',
 
-  detect(spec: PodSpec): boolean {
-    return brokerIndex(spec) >= 0;
+  brokerIndex(spec: PodSpec): number {
+    return spec.containers.findIndex((c) => findScriptLists(c).length > 0);
   },
 
-  apply({ sts, builder, config }: WiringInput): WiringOutcome {
-    const spec = sts.spec.template.spec;
-    const index = brokerIndex(spec);
-    const container = spec.containers[index];
-    if (!container) return unsupported('no broker container');
+  apply({ builder, config, container, index }: WiringInput): WiringOutcome {
     const lists = findScriptLists(container);
     const first = lists[0];
     if (!first) return unsupported('no advertised listener list in command or args');

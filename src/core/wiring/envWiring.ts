@@ -12,7 +12,7 @@ import {
 import { ensureHostIpEnv, HOST_IP_REFERENCE } from '../downwardEnv.ts';
 import type { Container, PodSpec } from '../kubeTypes.ts';
 import { pointer } from '../patchBuilder.ts';
-import { brokerContainerIndex, envValue, lastEnvIndex } from '../recognizeKafka.ts';
+import { envValue, lastEnvIndex } from '../recognizeKafka.ts';
 import { TEMPLATE_SPEC, unsupported, type Wiring, type WiringInput, type WiringOutcome } from './wiring.ts';
 
 export const ADVERTISED_ENV = 'KAFKA_CFG_ADVERTISED_LISTENERS';
@@ -39,15 +39,11 @@ function advertisedEnvIndex(container: Container): number {
 export const envWiring: Wiring = {
   family: 'env',
 
-  detect(spec: PodSpec): boolean {
-    return spec.containers.some((c) => advertisedEnvIndex(c) >= 0);
+  brokerIndex(spec: PodSpec): number {
+    return spec.containers.findIndex((c) => advertisedEnvIndex(c) >= 0);
   },
 
-  apply({ sts, builder, config }: WiringInput): WiringOutcome {
-    const spec = sts.spec.template.spec;
-    const index = spec.containers.findIndex((c) => advertisedEnvIndex(c) >= 0);
-    const container = spec.containers[index] ?? spec.containers[brokerContainerIndex(spec)];
-    if (!container) return unsupported('no broker container');
+  apply({ builder, config, container, index }: WiringInput): WiringOutcome {
     const envIndex = advertisedEnvIndex(container);
     const value = container.env?.[envIndex]?.value ?? '';
 

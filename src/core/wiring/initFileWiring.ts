@@ -59,11 +59,11 @@ function listenerPort(broker: Container, listener: string): { name: string; port
 export const initFileWiring: Wiring = {
   family: 'init-rendered-file',
 
-  detect(spec: PodSpec): boolean {
-    return renderedConfigMount(spec) !== undefined;
+  brokerIndex(spec: PodSpec): number {
+    return renderedConfigMount(spec) === undefined ? -1 : brokerContainerIndex(spec);
   },
 
-  apply({ sts, builder, config }: WiringInput): WiringOutcome {
+  apply({ sts, builder, config, container: broker }: WiringInput): WiringOutcome {
     const spec = sts.spec.template.spec;
     if (usesChartExternalAccess(spec)) {
       return {
@@ -73,8 +73,7 @@ export const initFileWiring: Wiring = {
       };
     }
     const mount = renderedConfigMount(spec);
-    const broker = spec.containers[brokerContainerIndex(spec)];
-    if (!mount || !broker) return unsupported('no rendered server.properties mount');
+    if (!mount) return unsupported('no rendered server.properties mount');
     const bound = listenerPort(broker, config.listener);
     if (bound === undefined) {
       // bitnami controller-only nodes have no client port and advertise nothing.

@@ -42,28 +42,21 @@ function originalCommand(container: Container): string[] | undefined {
   return wrapped ? command.slice(3) : command;
 }
 
-function brokerIndex(spec: PodSpec): number {
-  return spec.containers.findIndex(
-    (c) =>
-      envValue(c, 'KAFKA_CFG_LISTENERS') !== undefined &&
-      lastEnvIndex(c.env, ADVERTISED_ENV) < 0 &&
-      (originalCommand(c)?.[0] ?? '').endsWith('.sh'),
-  );
-}
-
 export const scriptExportWiring: Wiring = {
   family: 'script-export',
 
-  detect(spec: PodSpec): boolean {
-    return brokerIndex(spec) >= 0;
+  brokerIndex(spec: PodSpec): number {
+    return spec.containers.findIndex(
+      (c) =>
+        envValue(c, 'KAFKA_CFG_LISTENERS') !== undefined &&
+        lastEnvIndex(c.env, ADVERTISED_ENV) < 0 &&
+        (originalCommand(c)?.[0] ?? '').endsWith('.sh'),
+    );
   },
 
-  apply({ sts, builder, config }: WiringInput): WiringOutcome {
-    const spec = sts.spec.template.spec;
-    const index = brokerIndex(spec);
-    const container = spec.containers[index];
-    const command = container && originalCommand(container);
-    if (!container || !command) return unsupported('no setup script command');
+  apply({ builder, config, container, index }: WiringInput): WiringOutcome {
+    const command = originalCommand(container);
+    if (!command) return unsupported('no setup script command');
     // The chart's NodePort externalAccess advertises HOST_IP with one nodePort per broker.
     if (downwardEnvNames(container, 'status.hostIP').some((n) => n !== 'MY_HOST_IP')) {
       return {

@@ -5,7 +5,7 @@
  * record no operation.
  */
 import type { InjectorConfig } from '../config.ts';
-import type { PodSpec, StatefulSet } from '../kubeTypes.ts';
+import type { Container, PodSpec, StatefulSet } from '../kubeTypes.ts';
 import type { PatchBuilder } from '../patchBuilder.ts';
 
 export type WiringFamily = 'env' | 'script-export' | 'init-rendered-file' | 'command';
@@ -29,12 +29,15 @@ export interface WiringInput {
   sts: StatefulSet;
   builder: PatchBuilder<StatefulSet>;
   config: InjectorConfig;
+  /** The broker container, found by `brokerIndex`, and its index in `containers`. */
+  container: Container;
+  index: number;
 }
 
 export interface Wiring {
   family: WiringFamily;
-  /** True when this family's wiring is present in the pod spec. */
-  detect(spec: PodSpec): boolean;
+  /** Index of the container that carries this family's wiring, or -1 when it is absent. */
+  brokerIndex(spec: PodSpec): number;
   apply(input: WiringInput): WiringOutcome;
 }
 
