@@ -91,14 +91,18 @@ t.test('malformed YAML is refused with a clear message', (t) => {
   t.end();
 });
 
-t.test('mutate output keeps YAML-1.1-ambiguous strings quoted, for kubectl and Helm', { skip: missing }, (t) => {
-  const out = cli(['mutate', '-f', join(RENDERED_DIR, 'bitnami-kafka-12.9.5.default.yaml')]).stdout;
-  t.match(out, /name: ALLOW_PLAINTEXT_LISTENER\n\s+value: "yes"/);
-  const parsed = parseAllDocuments(out, { version: '1.1' }).map((d) => d.toJS() as unknown);
-  const strings = JSON.stringify(parsed);
-  t.match(strings, '"value":"yes"', 'still the string "yes" when read as YAML 1.1');
-  t.end();
-});
+t.test(
+  'mutate output keeps YAML-1.1-ambiguous strings quoted, for kubectl and Helm',
+  { skip: missing },
+  (t) => {
+    const out = cli(['mutate', '-f', join(RENDERED_DIR, 'bitnami-kafka-12.9.5.default.yaml')]).stdout;
+    t.match(out, /name: ALLOW_PLAINTEXT_LISTENER\n\s+value: "yes"/);
+    const parsed = parseAllDocuments(out, { version: '1.1' }).map((d) => d.toJS() as unknown);
+    const strings = JSON.stringify(parsed);
+    t.match(strings, '"value":"yes"', 'still the string "yes" when read as YAML 1.1');
+    t.end();
+  },
+);
 
 t.test('the client Service is left alone when its brokers cannot be exposed', (t) => {
   const sts = envStatefulSet('');
