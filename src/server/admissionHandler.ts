@@ -24,7 +24,7 @@ import type { NamespaceAnnotationLookup } from './namespaceCache.ts';
 export const SYSTEM_NAMESPACES = ['kube-system', 'kube-public', 'kube-node-lease'] as const;
 
 /** What a Service's decision needs to know about the release's broker StatefulSets. */
-export type BrokerContext = Pick<MutationInput, 'serviceTarget' | 'brokersAlreadyExposed'>;
+export type BrokerContext = Pick<MutationInput, 'serviceTarget' | 'brokersNotExposed'>;
 
 export interface AdmissionContext {
   /** Server flags: SPEC §2's third configuration source. */

@@ -71,8 +71,11 @@ let uidCounter = 0;
 
 /** An AdmissionReview as the API server sends it for `object`. */
 export function review(object: unknown, options: ReviewOptions = {}): Record<string, unknown> {
-  const meta = (object as { metadata?: { name?: string; namespace?: string } } | undefined)?.metadata;
-  const kind = (object as { kind?: string } | undefined)?.kind ?? '';
+  // The API server fills these from the object's metadata, as strings whatever the object holds.
+  const meta = (object as { metadata?: { name?: unknown; namespace?: unknown } } | null | undefined)
+    ?.metadata;
+  const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+  const kind = text((object as { kind?: unknown } | null | undefined)?.kind) ?? '';
   uidCounter += 1;
   return {
     apiVersion: options.apiVersion ?? 'admission.k8s.io/v1',
@@ -81,8 +84,8 @@ export function review(object: unknown, options: ReviewOptions = {}): Record<str
       uid: options.uid ?? `00000000-0000-4000-8000-${String(uidCounter).padStart(12, '0')}`,
       kind: { group: kind === 'StatefulSet' ? 'apps' : '', version: 'v1', kind },
       resource: { group: '', version: 'v1', resource: `${kind.toLowerCase()}s` },
-      name: meta?.name ?? '',
-      namespace: options.namespace ?? meta?.namespace ?? 'kafka',
+      name: text(meta?.name) ?? '',
+      namespace: options.namespace ?? text(meta?.namespace) ?? 'kafka',
       operation: options.operation ?? 'CREATE',
       userInfo: { username: options.username ?? 'system:serviceaccount:kube-system:helm' },
       object,

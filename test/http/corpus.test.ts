@@ -1,0 +1,75 @@
+/**
+ * The HTTP door and the CLI door agree on every render in ../shared/charts-rendered (STYLE:
+ * "a golden case added once is checked through every door"). Each object is sent as an
+ * AdmissionReview — CREATE, UPDATE with oldObject, and UPDATE of the already-mutated object — and
+ * the JSONPatch in the answer, applied with fast-json-patch, must give exactly what `mutate`
+ * (mutateManifests) makes of the object's own single-document YAML. Re-admitting the result
+ * yields no patch (SPEC §3 idempotence).
+ */
+import fastJsonPatch from 'fast-json-patch';
+import t from 'tap';
+import { stringify } from 'yaml';
+import { applyResult, mutateManifests } from '../../src/cli/manifests.ts';
+import { corpusMissing, renderedCharts } from '../support/corpus.ts';
+import { postReview, review, testApp } from './helpers.ts';
+
+const missing = corpusMissing();
+if (missing !== undefined) {
+  t.comment(`SKIPPED corpus round trip: ${missing}`);
+  t.pass('corpus round trip', { skip: missing });
+} else {
+  const charts = renderedCharts();
+  t.ok(charts.length > 0, `${charts.length} renders`);
+  let requests = 0;
+  let patched = 0;
+  const started = performance.now();
+
+  for (const [index, chart] of charts.entries()) {
+    t.test(chart.name, async (t) => {
+      const { app } = await testApp();
+      const apiVersion = index % 2 === 0 ? 'admission.k8s.io/v1' : 'admission.k8s.io/v1beta1';
+      const objects = chart.objects.filter((o) => o !== null && typeof o === 'object');
+      for (const object of objects) {
+        const [cli] = mutateManifests(stringify(object), { defaults: {}, namespaceAnnotations: {} });
+        if (!cli) throw new Error('no document');
+        const expected = applyResult(cli);
+        const what = `${(object as { kind: string }).kind} ${(object as { metadata: { name: string } }).metadata.name}`;
+
+        const create = await postReview(app, review(object, { apiVersion }));
+        const update = await postReview(
+          app,
+          review(object, { apiVersion, operation: 'UPDATE', oldObject: expected }),
+        );
+        const again = await postReview(
+          app,
+          review(expected, { apiVersion, operation: 'UPDATE', oldObject: expected }),
+        );
+        requests += 3;
+
+        for (const [name, answer] of [
+          ['CREATE', create],
+          ['UPDATE', update],
+        ] as const) {
+          t.equal(answer.review.apiVersion, apiVersion, `${what} ${name}: apiVersion`);
+          t.equal(
+            answer.review.response.allowed,
+            cli.result.decision !== 'denied',
+            `${what} ${name}: allowed`,
+          );
+          const after =
+            answer.patch.length === 0
+              ? object
+              : fastJsonPatch.applyPatch(structuredClone(object), answer.patch, true, false).newDocument;
+          t.same(after, expected, `${what} ${name}: patched object equals the CLI's`);
+        }
+        if (create.patch.length > 0) patched += 1;
+        t.same(again.patch, [], `${what}: re-admitting the mutated object yields no patch`);
+      }
+    });
+  }
+
+  t.teardown(() => {
+    const ms = performance.now() - started;
+    t.comment(`${requests} AdmissionReviews (${patched} objects patched) in ${Math.round(ms)} ms`);
+  });
+}
