@@ -8,7 +8,8 @@
  * admits the object unchanged (SPEC §3: a bug must never block an install).
  */
 import type { RawConfig } from '../core/config.ts';
-import { isRecord, type KubeObject } from '../core/kubeTypes.ts';
+import { isRecord, type KubeObject, type StatefulSet } from '../core/kubeTypes.ts';
+import { brokerContextFor, type BrokerDecision } from '../core/releaseBrokers.ts';
 import type { MutationInput } from '../core/mutateObject.ts';
 import type { Decision, MutationResult } from '../core/result.ts';
 import {
@@ -23,9 +24,6 @@ import type { NamespaceAnnotationLookup } from './namespaceCache.ts';
 /** SPEC §2: never mutated, whatever their labels say. */
 export const SYSTEM_NAMESPACES = ['kube-system', 'kube-public', 'kube-node-lease'] as const;
 
-/** What a Service's decision needs to know about the release's broker StatefulSets. */
-export type BrokerContext = Pick<MutationInput, 'serviceTarget' | 'brokersNotExposed'>;
-
 export interface AdmissionContext {
   /** Server flags: SPEC §2's third configuration source. */
   defaults: RawConfig;
@@ -34,8 +32,11 @@ export interface AdmissionContext {
   protectedNamespaces: ReadonlySet<string>;
   /** The mutation core (`mutateObject`); tests substitute a slow or throwing one. */
   mutate: (input: MutationInput) => MutationResult | Promise<MutationResult>;
-  /** Optional: the release's StatefulSets as the cluster has them, for a client Service. */
-  brokerContext?: (namespace: string, service: KubeObject) => Promise<BrokerContext>;
+  /**
+   * Optional: the StatefulSets of a namespace as the cluster has them, so a client Service can
+   * follow its release's brokers. Must not throw; an empty list means "unknown".
+   */
+  statefulSets?: (namespace: string) => Promise<unknown[]>;
 }
 
 export interface AdmissionOutcome {
@@ -76,16 +77,39 @@ async function decide(request: AdmissionRequest, context: AdmissionContext): Pro
     return skip('protected-namespace', `namespace ${namespace} is never mutated`);
   }
   const { object } = request;
-  const brokerContext =
-    context.brokerContext && isRecord(object) && object.kind === 'Service'
-      ? await context.brokerContext(namespace, object)
-      : {};
-  return context.mutate({
+  const base: MutationInput = {
     object,
     namespaceAnnotations: context.namespaces.annotations(namespace),
     defaults: context.defaults,
-    ...brokerContext,
-  });
+  };
+  let result = await context.mutate(base);
+  if (
+    context.statefulSets &&
+    isRecord(object) &&
+    object.kind === 'Service' &&
+    result.decision !== 'skipped'
+  ) {
+    // Only a Kafka Service costs an API call. Its answer depends on the release's brokers: which
+    // port their exposed listener binds, or that they are not exposed at all.
+    const brokers: BrokerDecision[] = [];
+    for (const sts of await context.statefulSets(namespace)) {
+      brokers.push({ sts: sts as StatefulSet, result: await context.mutate({ ...base, object: sts }) });
+    }
+    const brokerContext = brokerContextFor(object, brokers);
+    if (Object.keys(brokerContext).length > 0) result = await context.mutate({ ...base, ...brokerContext });
+  }
+  if (result.decision === 'mutated' && context.namespaces.enabled && !context.namespaces.ready) {
+    // Before the first namespace listing, a namespace annotation could not be honoured: admitting
+    // unchanged, with a warning, beats exposing on the wrong port or nodes.
+    return {
+      decision: 'error',
+      reason: 'namespace-cache-not-ready',
+      message:
+        'namespace annotations are not loaded yet; admitted unchanged (re-apply once the webhook is ready)',
+      patch: [],
+    };
+  }
+  return result;
 }
 
 function truncate(text: string, max: number): string {

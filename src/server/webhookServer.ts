@@ -13,6 +13,7 @@ import { createAuditSink } from './audit.ts';
 import { certificateExpiry, ensureCertificateSet } from './certificates.ts';
 import type { KubeConfigLocation } from './kubeConfig.ts';
 import { kubeNamespaceSource } from './kubeNamespaceSource.ts';
+import { kubeStatefulSets } from './kubeStatefulSets.ts';
 import type { Logger } from 'pino';
 import { createMetrics, createMetricsServer } from './metrics.ts';
 import {
@@ -51,6 +52,8 @@ export interface WebhookServerOptions {
   shutdownTimeoutMs: number;
   /** Server logs (pino); stdout stays the audit log's. */
   logger: Logger;
+  /** Overrides `kubeConfig` as the source of a namespace's StatefulSets (tests). */
+  statefulSets?: AdmissionContext['statefulSets'];
   /** Replaces the mutation core (tests: slow or failing cores). */
   mutate?: AdmissionContext['mutate'];
   tlsPollIntervalMs?: number;
@@ -122,6 +125,9 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       : 'namespace annotations off: no --kubeconfig, no KUBECONFIG and not in a cluster',
   );
   cache?.start();
+  if (options.kubeConfig && !options.statefulSets) {
+    log.info("a client Service's release StatefulSets are read live from the cluster when it is admitted");
+  }
 
   let draining = false;
   const audit = createAuditSink(options.auditLog, (error) => {
@@ -137,6 +143,11 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
         ...(options.ownNamespace ? [options.ownNamespace] : []),
       ]),
       mutate: options.mutate ?? mutateObject,
+      ...(options.statefulSets
+        ? { statefulSets: options.statefulSets }
+        : options.kubeConfig
+          ? { statefulSets: kubeStatefulSets(options.kubeConfig, log) }
+          : {}),
     },
     audit,
     metrics,

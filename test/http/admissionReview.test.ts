@@ -209,3 +209,18 @@ t.test('auditAnnotations carry decision, reason and patch paths with valid keys'
   t.equal(annotations['patch-paths'], [...new Set(patch.map((op) => op.path))].join(','));
   t.notMatch(JSON.stringify(annotations), /hunter2/, 'no env values');
 });
+
+t.test('before the namespace cache is synced, nothing is mutated on guesswork', async (t) => {
+  const cache = new NamespaceCache({
+    description: 'never synced',
+    start: () => undefined,
+    stop: () => Promise.resolve(),
+  });
+  cache.start();
+  const { app, audit } = await testApp({ namespaces: cache });
+  const { review: answer } = await postReview(app, review(kafkaStatefulSet()));
+  t.equal(answer.response.allowed, true);
+  t.notOk(answer.response.patch, 'no patch');
+  t.match(answer.response.warnings?.[0], /not exposed: namespace annotations are not loaded yet/);
+  t.match(audit.records[0], { decision: 'error', reason: 'namespace-cache-not-ready' });
+});

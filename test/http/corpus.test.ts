@@ -68,6 +68,30 @@ if (missing !== undefined) {
     });
   }
 
+  // On `helm upgrade` the release's StatefulSets are in the cluster (already mutated): a client
+  // Service read with them must end as `mutate` makes it from the whole render.
+  for (const chart of charts) {
+    t.test(`${chart.name}: Services with the release's StatefulSets in the cluster`, async (t) => {
+      const whole = mutateManifests(chart.text, { defaults: {}, namespaceAnnotations: {} });
+      const live = whole
+        .filter((d) => (d.object as { kind?: string } | null)?.kind === 'StatefulSet')
+        .map(applyResult);
+      const { app } = await testApp({ statefulSets: () => Promise.resolve(live) });
+      for (const document of whole.filter(
+        (d) => (d.object as { kind?: string } | null)?.kind === 'Service',
+      )) {
+        const object = document.object as { metadata: { name: string } };
+        const answer = await postReview(app, review(object, { operation: 'UPDATE', oldObject: object }));
+        requests += 1;
+        const after =
+          answer.patch.length === 0
+            ? object
+            : fastJsonPatch.applyPatch(structuredClone(object), answer.patch, true, false).newDocument;
+        t.same(after, applyResult(document), `Service ${object.metadata.name} (${document.result.reason})`);
+      }
+    });
+  }
+
   t.teardown(() => {
     const ms = performance.now() - started;
     t.comment(`${requests} AdmissionReviews (${patched} objects patched) in ${Math.round(ms)} ms`);
