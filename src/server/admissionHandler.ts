@@ -18,7 +18,7 @@ import {
   type AdmissionRequest,
   type AdmissionResponse,
 } from './admissionReview.ts';
-import { auditAnnotations, type AuditRecord } from './audit.ts';
+import { auditAnnotations, truncate, type AuditRecord } from './audit.ts';
 import type { NamespaceAnnotationLookup } from './namespaceCache.ts';
 
 /** SPEC §2: never mutated, whatever their labels say. */
@@ -110,10 +110,6 @@ async function decide(request: AdmissionRequest, context: AdmissionContext): Pro
     };
   }
   return result;
-}
-
-function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
 /** The object as people name it: `StatefulSet my-kafka` (`generateName` when it has no name yet). */

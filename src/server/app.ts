@@ -7,13 +7,13 @@
  * bodies at the body limit (413), and a failure in our own code becomes a 500 — except inside an
  * admission, which still answers with the request's uid (see admissionHandler.ts).
  */
-import { STATUS_CODES } from 'node:http';
 import type { Http2SecureServer, Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { admit, type AdmissionContext } from './admissionHandler.ts';
 import { admissionReviewSchema, reviewResponse, type AdmissionReviewRequest } from './admissionReview.ts';
 import type { AuditSink } from './audit.ts';
 import type { PemPair } from './certificates.ts';
+import { errorBody } from './errorBody.ts';
 import type { WebhookMetrics } from './metrics.ts';
 
 export type WebhookApp = FastifyInstance<Http2SecureServer, Http2ServerRequest, Http2ServerResponse>;
@@ -40,17 +40,6 @@ export interface AppOptions {
   /** Server logs; none when absent (tests). */
   logger?: FastifyBaseLogger;
   bodyLimit?: number;
-}
-
-export interface ErrorBody {
-  statusCode: number;
-  error: string;
-  message: string;
-  code?: string;
-}
-
-export function errorBody(statusCode: number, message: string, code?: string): ErrorBody {
-  return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message, ...(code ? { code } : {}) };
 }
 
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;

@@ -30,7 +30,8 @@ export interface AuditRecord {
 /** Annotation values are kept short: the API server's audit event is not the place for detail. */
 const MAX_ANNOTATION_VALUE = 1024;
 
-function truncate(text: string, max: number): string {
+/** At most `max` characters, an ellipsis marking the cut. */
+export function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 

@@ -6,9 +6,10 @@
  * Label values come from small fixed sets: a request's kind or URL is attacker-chosen text and
  * must not create new time series.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AuditRecord } from './audit.ts';
+import { errorBody } from './errorBody.ts';
 
 const PREFIX = 'kafka_nodeport_injector_';
 const KNOWN_KINDS = new Set(['StatefulSet', 'Service']);
@@ -77,26 +78,26 @@ export function createMetrics(): WebhookMetrics {
 
 /** `GET /metrics` and nothing else, on plain HTTP. */
 export function createMetricsServer(registry: Registry): Server {
+  const json = (response: ServerResponse, statusCode: number, message: string, headers = {}): void => {
+    response
+      .writeHead(statusCode, { 'content-type': 'application/json', ...headers })
+      .end(JSON.stringify(errorBody(statusCode, message)));
+  };
   return createServer((request, response) => {
     const path = (request.url ?? '').split('?')[0];
     if (path !== '/metrics') {
-      response
-        .writeHead(404, { 'content-type': 'application/json' })
-        .end('{"statusCode":404,"error":"Not Found"}');
-      return;
+      json(response, 404, 'only /metrics is served here');
+    } else if (request.method !== 'GET' && request.method !== 'HEAD') {
+      json(response, 405, `${request.method ?? ''} is not allowed on /metrics; use GET`, {
+        allow: 'GET, HEAD',
+      });
+    } else {
+      registry.metrics().then(
+        (text) => response.writeHead(200, { 'content-type': registry.contentType }).end(text),
+        (error: unknown) => {
+          json(response, 500, String(error));
+        },
+      );
     }
-    if (request.method !== 'GET' && request.method !== 'HEAD') {
-      response
-        .writeHead(405, { 'content-type': 'application/json', allow: 'GET, HEAD' })
-        .end('{"statusCode":405,"error":"Method Not Allowed"}');
-      return;
-    }
-    registry.metrics().then(
-      (text) => response.writeHead(200, { 'content-type': registry.contentType }).end(text),
-      (error: unknown) =>
-        response
-          .writeHead(500, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ statusCode: 500, error: String(error) })),
-    );
   });
 }

@@ -6,8 +6,7 @@
  *   3. wait for in-flight requests, at most `timeoutMs`; whatever is still open then is cut, so a
  *      stuck client cannot hold the pod past its termination grace period.
  */
-import type { Server } from 'node:net';
-import type { Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import type { Log } from './log.ts';
 
 /** Every socket of `server` still open, to cut at the deadline. */
