@@ -65,6 +65,11 @@ function objectMeta(object: unknown): KubeObject['metadata'] {
   return isRecord(object) ? (object as KubeObject).metadata : undefined;
 }
 
+/** The request's namespace is authoritative: on CREATE the object itself often has none. */
+function namespaceOf(request: AdmissionRequest): string {
+  return request.namespace ?? objectMeta(request.object)?.namespace ?? '';
+}
+
 async function decide(request: AdmissionRequest, context: AdmissionContext): Promise<Verdict> {
   if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') {
     return skip('operation-not-mutated', `${request.operation} requests are never mutated`);
@@ -72,7 +77,7 @@ async function decide(request: AdmissionRequest, context: AdmissionContext): Pro
   if (request.subResource) {
     return skip('operation-not-mutated', `subresource ${request.subResource} is never mutated`);
   }
-  const namespace = request.namespace ?? objectMeta(request.object)?.namespace ?? '';
+  const namespace = namespaceOf(request);
   if (context.protectedNamespaces.has(namespace)) {
     return skip('protected-namespace', `namespace ${namespace} is never mutated`);
   }
@@ -168,7 +173,7 @@ export async function admit(request: AdmissionRequest, context: AdmissionContext
     user: request.userInfo?.username ?? '',
     operation: request.operation,
     kind: who.kind,
-    namespace: request.namespace ?? objectMeta(request.object)?.namespace ?? '',
+    namespace: namespaceOf(request),
     name: who.name,
     dryRun: request.dryRun === true,
     decision: verdict.decision,
