@@ -60,6 +60,23 @@ selected() {
   return 1
 }
 
+# Host tools the e2e harness needs besides Go: openssl (PKI), flock, sha256sum.
+ensure_host_tools() {
+  local missing=()
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  command -v flock >/dev/null 2>&1 || missing+=(util-linux)
+  command -v sha256sum >/dev/null 2>&1 || missing+=(coreutils)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing Debian packages: ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2 ||
+      { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2; } ||
+      die "apt-get install ${missing[*]} failed"
+  else
+    die "missing host tools (Debian packages): ${missing[*]}"
+  fi
+}
+
 need_go() {
   command -v go >/dev/null 2>&1 || die "go is not installed (need Go >= 1.26; GOTOOLCHAIN=local)"
 }
@@ -124,6 +141,7 @@ build_tool() {
   log "$name $version: done in $(elapsed "$t0")s"
 }
 
+ensure_host_tools
 mkdir -p "$BIN_ROOT"
 # Serialise concurrent runs (two CI jobs / a test and a developer) on one machine.
 if command -v flock >/dev/null 2>&1; then
