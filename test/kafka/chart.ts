@@ -1,6 +1,7 @@
 // Reading rendered Helm output (multi-document YAML) into the few typed shapes the proof needs.
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments, stringify } from 'yaml';
+import type { LabelSelector, PodAffinityTerm } from '../../src/core/kubeTypes.ts';
 import type { Container } from './podEnv.ts';
 
 export interface ObjectMeta {
@@ -16,16 +17,7 @@ export interface K8sObject {
   metadata: ObjectMeta;
 }
 
-export interface LabelSelector {
-  matchLabels?: Record<string, string>;
-  matchExpressions?: { key: string; operator: string; values?: string[] }[];
-}
-
-export interface PodAffinityTerm {
-  labelSelector?: LabelSelector;
-  topologyKey: string;
-  namespaces?: string[];
-}
+export type { LabelSelector, PodAffinityTerm } from '../../src/core/kubeTypes.ts';
 
 export interface PodSpec {
   containers: (Container & { ports?: { name?: string; containerPort: number }[] })[];
