@@ -8,6 +8,7 @@ import type { Service, ServicePort } from './kubeTypes.ts';
 import { pointer, PatchBuilder } from './patchBuilder.ts';
 import { isZookeeper } from './recognizeKafka.ts';
 import { exposedResult, outcome, type MutationResult } from './result.ts';
+import type { BrokerContext } from './releaseBrokers.ts';
 import { ensureStatusAnnotation } from './statusAnnotation.ts';
 
 /** Where the exposed listener listens, when the broker StatefulSet is known. */
@@ -65,12 +66,19 @@ function portReaching(ports: ServicePort[], target: ServiceTarget | undefined): 
 export function mutateClientService(
   service: Service,
   config: InjectorConfig,
-  target?: ServiceTarget,
+  brokers?: BrokerContext,
 ): MutationResult {
   const why = notClientService(service);
   if (why) return outcome('unchanged', 'not-client-service', `not the client Service: ${why}`);
+  if (brokers?.brokersNotExposed) {
+    const { reason, message } = brokers.brokersNotExposed;
+    return outcome('unchanged', reason, `its brokers are not exposed: ${message}`);
+  }
+  const target = brokers?.serviceTarget;
   const ports = service.spec.ports ?? [];
-  if (ports.some((p) => targetsName(p, EXTERNAL_PORT_NAMES))) {
+  // Without the brokers in view (a Helm install creates the Service first), an external port is
+  // the sign of the chart's own per-broker exposure.
+  if (!target && ports.some((p) => targetsName(p, EXTERNAL_PORT_NAMES))) {
     return outcome('unchanged', 'already-exposed', "the chart's own externalAccess exposes each broker");
   }
 

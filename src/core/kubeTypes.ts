@@ -5,9 +5,9 @@
  */
 
 export interface ObjectMeta {
-  name?: string;
+  name?: string | null;
   generateName?: string;
-  namespace?: string;
+  namespace?: string | null;
   labels?: Record<string, string> | null;
   annotations?: Record<string, string> | null;
 }
@@ -38,13 +38,13 @@ export interface ContainerPort {
 export interface VolumeMount {
   name: string;
   mountPath: string;
-  subPath?: string;
+  subPath?: string | null;
   readOnly?: boolean;
 }
 
 export interface Container {
   name: string;
-  image?: string;
+  image?: string | null;
   imagePullPolicy?: string;
   command?: string[] | null;
   args?: string[] | null;
@@ -111,9 +111,9 @@ export interface ServicePort {
 export interface Service extends KubeObject {
   kind: 'Service';
   spec: {
-    type?: string;
-    clusterIP?: string;
-    externalTrafficPolicy?: string;
+    type?: string | null;
+    clusterIP?: string | null;
+    externalTrafficPolicy?: string | null;
     selector?: Record<string, string> | null;
     ports?: ServicePort[] | null;
   };

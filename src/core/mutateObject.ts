@@ -2,7 +2,7 @@
  * The mutation core's front door: one object and its configuration sources in, a decision and a
  * minimal JSON Patch out. No I/O; the webhook, `mutate` and `explain` all call this.
  */
-import { mutateClientService, isKafkaService, type ServiceTarget } from './clientService.ts';
+import { mutateClientService, isKafkaService } from './clientService.ts';
 import {
   ConfigError,
   configFromAnnotations,
@@ -18,22 +18,16 @@ import { isKafkaStatefulSet } from './recognizeKafka.ts';
 import type { BrokerContext } from './releaseBrokers.ts';
 import { outcome, type MutationResult } from './result.ts';
 
-export interface MutationInput {
+/**
+ * For a Service, the BrokerContext fields say what is known of the broker StatefulSets it selects
+ * (the CLI sees the whole release; the webhook may not have seen the StatefulSet yet).
+ */
+export interface MutationInput extends BrokerContext {
   object: unknown;
   /** Annotations of the object's namespace (SPEC §2 second source). */
   namespaceAnnotations?: Record<string, string>;
   /** Server flags / CLI flags (SPEC §2 third source). */
   defaults?: RawConfig;
-  /**
-   * For a Service: where the release's broker listens, when its StatefulSet is known (the CLI sees
-   * the whole release; the webhook may not have seen the StatefulSet yet).
-   */
-  serviceTarget?: ServiceTarget;
-  /**
-   * For a Service: the broker StatefulSets it selects were not exposed (by the chart's own
-   * externalAccess, or because their wiring is unsupported), so the Service is left alone too.
-   */
-  brokersNotExposed?: BrokerContext['brokersNotExposed'];
 }
 
 function describe(object: unknown): string {
@@ -77,11 +71,7 @@ export function mutateObject(input: MutationInput): MutationResult {
       throw error;
     }
     if (checked.kind === 'StatefulSet') return mutateStatefulSet(checked, config);
-    if (input.brokersNotExposed) {
-      const { reason, message } = input.brokersNotExposed;
-      return outcome('unchanged', reason, `its brokers are not exposed: ${message}`);
-    }
-    return mutateClientService(checked, config, input.serviceTarget);
+    return mutateClientService(checked, config, input);
   } catch (error) {
     // A bug must never block an install: admit unchanged, say why.
     const message = error instanceof Error ? error.message : String(error);

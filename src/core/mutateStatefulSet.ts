@@ -2,6 +2,7 @@
 import type { InjectorConfig } from './config.ts';
 import type { StatefulSet } from './kubeTypes.ts';
 import { PatchBuilder } from './patchBuilder.ts';
+import { usesChartExternalAccess } from './recognizeKafka.ts';
 import { ensurePlacement } from './placement.ts';
 import { exposedResult, outcome, type MutationResult } from './result.ts';
 import { ensureStatusAnnotation } from './statusAnnotation.ts';
@@ -28,6 +29,9 @@ export function mutateStatefulSet(sts: StatefulSet, config: InjectorConfig): Mut
     );
   }
 
+  if (usesChartExternalAccess(spec)) {
+    return outcome('unchanged', 'already-exposed', "the chart's own externalAccess exposes each broker");
+  }
   const builder = new PatchBuilder(sts);
   const wired = found.wiring.apply({ sts, builder, config, container, index: found.index });
   if (!wired.exposed) return outcome('unchanged', wired.reason, wired.message);

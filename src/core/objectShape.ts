@@ -10,6 +10,7 @@ import type { Service, StatefulSet } from './kubeTypes.ts';
 // Optional lists and maps may be null: Helm renders an empty value as null and the API server
 // treats it as absent.
 const string = { type: 'string' };
+const optionalString = { type: ['string', 'null'] };
 const strings = { type: ['array', 'null'], items: string };
 const stringMap = { type: ['object', 'null'], additionalProperties: string };
 const objects = { type: ['array', 'null'], items: { type: 'object' } };
@@ -17,7 +18,7 @@ const listOf = (items: object): object => ({ type: ['array', 'null'], items });
 
 const metadata = {
   type: 'object',
-  properties: { name: string, namespace: string, labels: stringMap, annotations: stringMap },
+  properties: { name: optionalString, namespace: optionalString, labels: stringMap, annotations: stringMap },
 };
 
 const container = {
@@ -25,7 +26,7 @@ const container = {
   required: ['name'],
   properties: {
     name: string,
-    image: string,
+    image: optionalString,
     command: strings,
     args: strings,
     env: listOf({
@@ -48,7 +49,7 @@ const container = {
     volumeMounts: listOf({
       type: 'object',
       required: ['name', 'mountPath'],
-      properties: { name: string, mountPath: string, subPath: string },
+      properties: { name: string, mountPath: string, subPath: optionalString },
     }),
   },
 };
@@ -105,9 +106,9 @@ const serviceSchema = {
     spec: {
       type: 'object',
       properties: {
-        type: string,
-        clusterIP: string,
-        externalTrafficPolicy: string,
+        type: optionalString,
+        clusterIP: optionalString,
+        externalTrafficPolicy: optionalString,
         selector: stringMap,
         ports: listOf({
           type: 'object',

@@ -70,11 +70,15 @@ export function downwardEnvNames(container: Container, fieldPath: string): strin
 }
 
 /**
- * The chart's own external access (bitnami `externalAccess`): per-broker Services and per-broker
- * advertised ports already work, so the webhook must not fight them (SPEC §4 `already-exposed`).
+ * The chart's own per-broker external access — bitnami 24+ `externalAccess` (EXTERNAL_ACCESS_* env
+ * on the init container) or cp-kafka `nodeport.enabled` (a `nodeport-<i>` container port per
+ * broker): per-broker Services and per-broker advertised ports already work, so the webhook must
+ * not fight them (SPEC §4 `already-exposed`).
  */
 export function usesChartExternalAccess(spec: PodSpec): boolean {
-  return [...spec.containers, ...(spec.initContainers ?? [])].some((c) =>
-    (c.env ?? []).some((e) => e.name.startsWith('EXTERNAL_ACCESS_')),
+  return [...spec.containers, ...(spec.initContainers ?? [])].some(
+    (c) =>
+      (c.env ?? []).some((e) => e.name.startsWith('EXTERNAL_ACCESS_')) ||
+      (c.ports ?? []).some((p) => /^nodeport-\d+$/.test(p.name ?? '')),
   );
 }

@@ -9,7 +9,7 @@ import { holdsDesired } from '../desiredState.ts';
 import { HOST_IP_ENV, hostIpEnvVar } from '../downwardEnv.ts';
 import type { Container, PodSpec, VolumeMount } from '../kubeTypes.ts';
 import { pointer } from '../patchBuilder.ts';
-import { brokerContainerIndex, usesChartExternalAccess } from '../recognizeKafka.ts';
+import { brokerContainerIndex } from '../recognizeKafka.ts';
 import { HOST_FROM_NODE_IP, INJECTED_MARKER } from './shellSnippets.ts';
 import { TEMPLATE_SPEC, unsupported, type Wiring, type WiringInput, type WiringOutcome } from './wiring.ts';
 
@@ -65,13 +65,6 @@ export const initFileWiring: Wiring = {
 
   apply({ sts, builder, config, container: broker }: WiringInput): WiringOutcome {
     const spec = sts.spec.template.spec;
-    if (usesChartExternalAccess(spec)) {
-      return {
-        exposed: false,
-        reason: 'already-exposed',
-        message: "the chart's own externalAccess exposes each broker",
-      };
-    }
     const mount = renderedConfigMount(spec);
     if (!mount) return unsupported('no rendered server.properties mount');
     const bound = listenerPort(broker, config.listener);
