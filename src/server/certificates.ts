@@ -1,7 +1,7 @@
 /**
  * Every certificate the webhook needs, made in one place: `serve`'s default pair, the `certs`
- * command, and (later) self-managed certificates in the cluster all call these functions, so they
- * agree on key type, validity and SANs.
+ * command, and self-managed certificates in the cluster (selfManagedCerts.ts) all call these
+ * functions, so they agree on key type, validity and SANs.
  *
  * EC P-256 with SHA-256: accepted by the API server's webhook client, and generated in
  * milliseconds where RSA takes noticeably longer — it matters when `serve` creates a pair at start.
@@ -27,11 +27,11 @@ export interface ServingIdentity {
   hosts: string[];
 }
 
-const DAY_MS = 24 * 60 * 60 * 1000;
+export const DAY_MS = 24 * 60 * 60 * 1000;
 export const CA_VALIDITY_DAYS = 5 * 365;
 export const SERVING_VALIDITY_DAYS = 365;
 /** Backdated so a node whose clock is a little behind still accepts a certificate made just now. */
-const CLOCK_SKEW_MS = 5 * 60 * 1000;
+export const CLOCK_SKEW_MS = 5 * 60 * 1000;
 
 /** File names of a `kubernetes.io/tls` Secret, so a directory can be mounted from one unchanged. */
 export const CERT_FILES = {
@@ -107,10 +107,17 @@ export async function generateServingCertificate(
   return { cert: pems.cert, key: pems.private };
 }
 
-/** A new CA and a serving certificate signed by it. */
-export async function generateCertificateSet(identity: ServingIdentity): Promise<CertificateSet> {
-  const ca = await generateCertificateAuthority();
-  return { ca, serving: await generateServingCertificate(ca, identity) };
+/**
+ * A new CA and a serving certificate signed by it. `validityMs` sets both lifetimes (default: the
+ * CA's and the serving certificate's defaults); fractions of a day are fine.
+ */
+export async function generateCertificateSet(
+  identity: ServingIdentity,
+  validityMs?: number,
+): Promise<CertificateSet> {
+  const days = validityMs === undefined ? undefined : validityMs / DAY_MS;
+  const ca = await generateCertificateAuthority(undefined, days);
+  return { ca, serving: await generateServingCertificate(ca, identity, days) };
 }
 
 /** Writes the set as ca.crt, ca.key, tls.crt, tls.key; keys are readable by the owner only. */
@@ -121,6 +128,15 @@ export async function writeCertificateSet(dir: string, set: CertificateSet): Pro
   // The key before the certificate: a watcher that sees the new certificate then finds its key.
   await writeFile(join(dir, CERT_FILES.key), set.serving.key, { mode: 0o600 });
   await writeFile(join(dir, CERT_FILES.cert), set.serving.cert);
+}
+
+/** The DNS names and IP addresses the first certificate in `pem` is valid for. */
+export function certificateHosts(pem: string): string[] {
+  const sans = new X509Certificate(pem).subjectAltName ?? '';
+  return sans
+    .split(', ')
+    .map((entry) => /^(?:DNS|IP Address):(.+)$/.exec(entry)?.[1])
+    .filter((host): host is string => host !== undefined);
 }
 
 /** When the first certificate in `pem` (the leaf) stops being valid. */

@@ -7,6 +7,9 @@
  * The directories are watched, not the files: a Kubernetes Secret volume replaces its `..data`
  * symlink, and editors and `certs` write new files — both break a watch on the old inode. A slow
  * poll covers file systems whose change events are unreliable.
+ *
+ * Without files (`TlsReloader.fromPair`), pairs arrive through `install()` instead: self-managed
+ * certificates read from a Secret (selfManagedCerts.ts) take the same path into the server.
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -45,7 +48,8 @@ export async function readTlsPair(
 }
 
 export class TlsReloader {
-  readonly files: TlsFiles;
+  /** Where pairs are read from; undefined when they arrive through `install()` only. */
+  readonly files: TlsFiles | undefined;
   #options: TlsReloaderOptions;
   #current: PemPair;
   #target: SecureContextTarget | undefined;
@@ -54,7 +58,7 @@ export class TlsReloader {
   #poll: NodeJS.Timeout | undefined;
   #reloading: Promise<boolean> = Promise.resolve(false);
 
-  private constructor(files: TlsFiles, options: TlsReloaderOptions, initial: PemPair) {
+  private constructor(files: TlsFiles | undefined, options: TlsReloaderOptions, initial: PemPair) {
     this.files = files;
     this.#options = options;
     this.#current = initial;
@@ -67,6 +71,15 @@ export class TlsReloader {
     return reloader;
   }
 
+  /**
+   * Starts with `initial` (not reported through `onReload`: it is a stand-in until the first
+   * `install()`), and reads no files.
+   */
+  static fromPair(initial: PemPair, options: TlsReloaderOptions): TlsReloader {
+    createSecureContext({ ...options.contextOptions, ...initial });
+    return new TlsReloader(undefined, options, initial);
+  }
+
   get current(): PemPair {
     return this.#current;
   }
@@ -74,6 +87,7 @@ export class TlsReloader {
   /** Starts pushing changes into `target`. */
   watch(target: SecureContextTarget): void {
     this.#target = target;
+    if (!this.files) return;
     const names = new Set([basename(this.files.certFile), basename(this.files.keyFile)]);
     for (const dir of new Set([dirname(this.files.certFile), dirname(this.files.keyFile)])) {
       try {
@@ -113,6 +127,7 @@ export class TlsReloader {
   reload(): Promise<boolean> {
     // Serialised, so two overlapping events cannot install an older read after a newer one.
     this.#reloading = this.#reloading.then(async () => {
+      if (!this.files) return false;
       let pair: PemPair;
       try {
         pair = await readTlsPair(this.files, this.#options.contextOptions);
@@ -120,13 +135,32 @@ export class TlsReloader {
         this.#options.onError?.(error instanceof Error ? error : new Error(String(error)));
         return false;
       }
-      if (pair.cert === this.#current.cert && pair.key === this.#current.key) return false;
-      this.#target?.setSecureContext({ ...this.#options.contextOptions, ...pair });
-      this.#current = pair;
-      this.#options.onReload?.(pair);
-      return true;
+      return this.#install(pair);
     });
     return this.#reloading;
+  }
+
+  /**
+   * Installs `pair` for new handshakes; true when it replaced a different one. A pair whose key
+   * does not match is reported and refused, and the server keeps the previous one.
+   */
+  install(pair: PemPair): boolean {
+    if (pair.cert === this.#current.cert && pair.key === this.#current.key) return false;
+    try {
+      createSecureContext({ ...this.#options.contextOptions, ...pair });
+    } catch (error) {
+      this.#options.onError?.(error instanceof Error ? error : new Error(String(error)));
+      return false;
+    }
+    return this.#install(pair);
+  }
+
+  #install(pair: PemPair): boolean {
+    if (pair.cert === this.#current.cert && pair.key === this.#current.key) return false;
+    this.#target?.setSecureContext({ ...this.#options.contextOptions, ...pair });
+    this.#current = pair;
+    this.#options.onReload?.(pair);
+    return true;
   }
 
   close(): void {

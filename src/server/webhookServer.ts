@@ -1,6 +1,7 @@
 /**
- * `serve` put together: certificates, the namespace cache, audit, metrics, the HTTPS app and the
- * metrics port, and the shutdown that takes them down in order. The CLI (src/cli/serve.ts) only
+ * `serve` put together: certificates (files, a development pair, or self-managed in the cluster),
+ * the namespace cache, audit, metrics, the HTTPS app and the metrics port, and the shutdown that
+ * takes them down in order. The CLI (src/cli/serve.ts) only
  * turns flags into `WebhookServerOptions`; tests start the same thing on port 0.
  */
 import type { Server } from 'node:http';
@@ -10,7 +11,8 @@ import { mutateObject } from '../core/mutateObject.ts';
 import { SYSTEM_NAMESPACES, type AdmissionContext } from './admissionHandler.ts';
 import { buildApp, TLS_CONTEXT_OPTIONS, type WebhookApp } from './app.ts';
 import { createAuditSink } from './audit.ts';
-import { certificateExpiry, ensureCertificateSet } from './certificates.ts';
+import { DAY_MS, certificateExpiry, ensureCertificateSet, generateCertificateSet } from './certificates.ts';
+import type { RotationPolicy } from './certificateRotation.ts';
 import type { KubeConfigLocation } from './kubeConfig.ts';
 import { kubeNamespaceSource } from './kubeNamespaceSource.ts';
 import { kubeStatefulSets } from './kubeStatefulSets.ts';
@@ -22,15 +24,29 @@ import {
   type NamespaceAnnotationLookup,
   type NamespaceSource,
 } from './namespaceCache.ts';
+import { SelfManagedCerts } from './selfManagedCerts.ts';
 import { drain, trackSockets, type DrainResult } from './shutdown.ts';
 import { TlsReloader, type TlsFiles } from './tlsReloader.ts';
+
+/** Where `--self-managed-certs` keeps its certificates (see selfManagedCerts.ts). */
+export interface SelfManagedCertsConfig {
+  namespace: string;
+  secretName: string;
+  webhookConfigurationName: string;
+  policy: RotationPolicy;
+  resyncMs?: number;
+}
 
 export interface WebhookServerOptions {
   host: string;
   port: number;
   /** The serving pair; without it a CA and pair are made (or reused) in `certDir`. */
   tlsFiles?: TlsFiles;
+  /** Instead of `tlsFiles`: a Secret in the cluster (needs `kubeConfig`). */
+  selfManagedCerts?: SelfManagedCertsConfig;
   certDir: string;
+  /** Extra DNS names and IPs for the development pair made in `certDir`. */
+  extraCertificateHosts?: string[];
   metricsHost: string;
   metricsPort: number;
   /** Audit lines go here, or to stdout. */
@@ -92,32 +108,63 @@ function devCertificateHosts(host: string): string[] {
 export async function startWebhookServer(options: WebhookServerOptions): Promise<RunningWebhookServer> {
   const metrics = createMetrics();
 
+  const log = options.logger;
+  const selfManaged = options.selfManagedCerts;
+  if (selfManaged && !options.kubeConfig) {
+    throw new Error('self-managed certificates need a cluster: --kubeconfig, KUBECONFIG or in-cluster');
+  }
   let tlsFiles = options.tlsFiles;
-  if (!tlsFiles) {
-    const dev = await ensureCertificateSet(options.certDir, devCertificateHosts(options.host));
+  if (!tlsFiles && !selfManaged) {
+    const hosts = [...devCertificateHosts(options.host), ...(options.extraCertificateHosts ?? [])];
+    const dev = await ensureCertificateSet(options.certDir, hosts);
     tlsFiles = { certFile: dev.certFile, keyFile: dev.keyFile };
-    options.logger.info(
+    log.info(
       `${dev.generated ? 'generated' : 'reusing'} a development certificate in ${options.certDir} (clients trust ${dev.caFile})`,
     );
   }
-  const log = options.logger;
-  const tls = await TlsReloader.load(tlsFiles, {
+  const source = tlsFiles
+    ? tlsFiles.certFile
+    : `Secret ${selfManaged?.namespace ?? ''}/${selfManaged?.secretName ?? ''}`;
+  const reloaderOptions = {
     contextOptions: TLS_CONTEXT_OPTIONS,
-    onReload: (pair) => {
+    onReload: (pair: { cert: string }) => {
       const expiry = certificateExpiry(pair.cert);
       metrics.setCertificateExpiry(expiry);
-      log.info(`serving certificate loaded from ${tlsFiles.certFile}, expires ${expiry.toISOString()}`);
+      log.info(`serving certificate loaded from ${source}, expires ${expiry.toISOString()}`);
     },
-    onError: (error) => {
+    onError: (error: Error) => {
       log.warn(`serving certificate not reloaded: ${error.message}`);
     },
     ...(options.tlsPollIntervalMs === undefined ? {} : { pollIntervalMs: options.tlsPollIntervalMs }),
-  });
+  };
+  // Self-managed: until the Secret's pair is in, the listener serves a throwaway pair nobody
+  // trusts, so probes get answers and /readyz can say what it is waiting for.
+  const tls = tlsFiles
+    ? await TlsReloader.load(tlsFiles, reloaderOptions)
+    : TlsReloader.fromPair(
+        (await generateCertificateSet({ hosts: selfManaged?.policy.hosts ?? ['localhost'] }, DAY_MS)).serving,
+        reloaderOptions,
+      );
+  const certificates =
+    selfManaged && options.kubeConfig
+      ? new SelfManagedCerts({
+          kubeConfig: options.kubeConfig,
+          namespace: selfManaged.namespace,
+          secretName: selfManaged.secretName,
+          webhookConfigurationName: selfManaged.webhookConfigurationName,
+          policy: selfManaged.policy,
+          install: (pair) => {
+            tls.install(pair);
+          },
+          log,
+          ...(selfManaged.resyncMs === undefined ? {} : { resyncMs: selfManaged.resyncMs }),
+        })
+      : undefined;
 
-  const source =
+  const namespaceSource =
     options.namespaceSource ??
     (options.kubeConfig ? kubeNamespaceSource(options.kubeConfig, log) : undefined);
-  const cache = source ? new NamespaceCache(source) : undefined;
+  const cache = namespaceSource ? new NamespaceCache(namespaceSource) : undefined;
   const namespaces: NamespaceAnnotationLookup = cache ?? namespaceAnnotationsOff;
   log.info(
     cache
@@ -153,7 +200,10 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     metrics,
     notReadyReasons: () => [
       ...(draining ? ['shutting down'] : []),
-      // Certificates are loaded before the app exists, so only the cache can still be missing.
+      // Certificate files are loaded before the app exists; a Secret may still be on its way.
+      ...(certificates && !certificates.loaded
+        ? [`serving certificate from ${certificates.description} not loaded yet`]
+        : []),
       ...(namespaces.ready ? [] : ['namespace cache not synced yet']),
     ],
     draining: () => draining,
@@ -184,6 +234,8 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     throw error;
   }
   tls.watch(app.server);
+  // After watch(): every pair from the Secret must reach the listening server.
+  certificates?.start();
   log.info(`serving ${url}/mutate (TLS 1.2+, HTTP/2 and HTTP/1.1); metrics on ${metricsUrl}`);
   log.info(`audit log to ${options.auditLog ?? 'stdout'}`);
 
@@ -195,7 +247,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
         await new Promise((resolve) => setTimeout(resolve, options.shutdownDelayMs));
       const result = await drain(() => app.close(), sockets, options.shutdownTimeoutMs);
       tls.close();
-      await Promise.all([cache?.stop(), audit.close(), closeMetrics()]);
+      await Promise.all([cache?.stop(), certificates?.stop(), audit.close(), closeMetrics()]);
       log.info(
         `stopped after ${result.durationMs} ms: ${result.drained ? 'all requests answered' : `${result.cut} connections cut`}`,
       );
