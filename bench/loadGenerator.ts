@@ -15,6 +15,8 @@ export interface LoadJob {
   bodies: string[];
   connections: number;
   durationSec: number;
+  /** Open-loop rate over all connections (requests per second); absent: closed loop. */
+  overallRate?: number;
 }
 
 export interface LatencySummary {
@@ -93,6 +95,7 @@ function runJob(job: LoadJob): Promise<LoadResult> {
         connections: job.connections,
         pipelining: 1,
         duration: job.durationSec,
+        ...(job.overallRate === undefined ? {} : { overallRate: job.overallRate }),
         timeout: 10,
         requests: job.bodies.map((body) => ({
           method: 'POST' as const,

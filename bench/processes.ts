@@ -15,6 +15,26 @@ export interface Started {
   exited: () => string | undefined;
 }
 
+/** Every child still running, so an interrupted bench can end them (and only them). */
+const running = new Set<ChildProcess>();
+
+export function track(child: ChildProcess): ChildProcess {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
+}
+
+/** On SIGINT/SIGTERM: end our children by pid, run `cleanup`, exit 130. */
+export function endChildrenOnSignal(cleanup: () => void): void {
+  const onSignal = (): void => {
+    for (const child of running) child.kill('SIGKILL');
+    cleanup();
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+}
+
 let tasksetChecked: boolean | undefined;
 export function canPin(): boolean {
   tasksetChecked ??= spawnSync('taskset', ['-c', '0', 'true']).status === 0;
@@ -49,7 +69,7 @@ export function startServer(options: StartOptions): Promise<Started> {
     options.announceOn === 'stdout' ? 'pipe' : (options.stdoutFd ?? 'pipe'),
     'pipe',
   ];
-  const child = spawn(options.command, options.args, { stdio, env: options.env ?? process.env });
+  const child = track(spawn(options.command, options.args, { stdio, env: options.env ?? process.env }));
   let exitReason: string | undefined;
   child.on('exit', (code, signal) => {
     exitReason = `exited with ${signal ?? `code ${String(code)}`}`;
