@@ -57,8 +57,11 @@ export interface FakeNode {
   taints?: NodeTaint[];
   /** Optional ExternalIP address in node.status.addresses. */
   externalIP?: string;
-  /** Defaults: cpu 16, memory 64Gi, pods 110. */
-  capacity?: { cpu?: string; memory?: string; pods?: string };
+  /**
+   * Defaults: cpu 16, memory 64Gi, ephemeral-storage 100Gi, pods 110 (without ephemeral-storage,
+   * pods requesting it, e.g. bitnami/kafka 30+ with its resourcesPreset, stay Pending).
+   */
+  capacity?: { cpu?: string; memory?: string; ephemeralStorage?: string; pods?: string };
 }
 
 export interface ClusterOptions {
@@ -875,6 +878,7 @@ function nodeManifest(n: FakeNode): Record<string, unknown> {
   const capacity = {
     cpu: n.capacity?.cpu ?? '16',
     memory: n.capacity?.memory ?? '64Gi',
+    'ephemeral-storage': n.capacity?.ephemeralStorage ?? '100Gi',
     pods: n.capacity?.pods ?? '110',
   };
   return {
