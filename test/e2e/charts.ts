@@ -1,0 +1,182 @@
+/**
+ * The chart corpus as the end-to-end run installs it: every chart in ../shared/charts, unmodified,
+ * with its default values except where noted, and what the run expects of it.
+ *
+ * Values beyond the defaults, all of them the chart's own:
+ * - bitnami 12–22 default to one broker; `replicaCount=3` gives the three the story is about.
+ * - cp-kafka and incubator/kafka vendor a ZooKeeper subchart whose PodDisruptionBudget is
+ *   `policy/v1beta1` with no value to turn it off; that API is gone since Kubernetes 1.25, so
+ *   `helm install` would fail on 1.36. Their own values disable the bundled ZooKeeper and point the
+ *   brokers at an external one (`*.invalid`: nothing runs, kwok starts no containers).
+ *
+ * The variants of SPEC §7 (../shared/charts-rendered/README.md) are installed too: bitnami 24/32
+ * with dedicated controller and broker StatefulSets, and bitnami 14/32 with the chart's own
+ * per-broker NodePort external access, which the webhook must leave alone (`already-exposed`).
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { CHARTS_DIR } from '../support/corpus.ts';
+
+export type Family = 'env' | 'init-rendered file' | 'command';
+
+export interface ChartCase {
+  /** Directory name in ../shared/charts. */
+  dir: string;
+  /** A variant's name from ../shared/charts-rendered/README.md; none for the defaults. */
+  variant?: string;
+  family: Family;
+  /** `exposed`: the webhook exposes the brokers; `already-exposed`: the chart does, we stay out. */
+  expect: 'exposed' | 'already-exposed';
+  /** `--set` flags of every install (see above); empty means pure defaults. */
+  values: string[];
+  /** The broker StatefulSets of release `kafka` (those the webhook exposes), with their replica counts. */
+  brokers: { name: string; replicas: number }[];
+  /** Other StatefulSets of the release the webhook must leave alone (ZooKeeper aside). */
+  others?: { name: string; replicas: number }[];
+  /** The release's client Service. */
+  clientService: string;
+  /** A value the chart offers that changes nothing but an annotation (`--set-string`). */
+  harmlessValue: string;
+  /** Run upgrade / rollback / uninstall (one chart per wiring family; the rest install + uninstall). */
+  lifecycle: boolean;
+}
+
+export const RELEASE = 'kafka';
+
+const bitnamiEnv = (version: string, lifecycle = false): ChartCase => ({
+  dir: `bitnami-kafka-${version}`,
+  family: 'env',
+  expect: 'exposed',
+  values: ['replicaCount=3'],
+  brokers: [{ name: 'kafka', replicas: 3 }],
+  clientService: 'kafka',
+  harmlessValue: 'podAnnotations.e2e-upgrade=1',
+  lifecycle,
+});
+
+const bitnamiFile = (version: string, lifecycle = false): ChartCase => ({
+  dir: `bitnami-kafka-${version}`,
+  family: 'init-rendered file',
+  expect: 'exposed',
+  values: [],
+  brokers: [{ name: 'kafka-controller', replicas: 3 }],
+  clientService: 'kafka',
+  harmlessValue: 'controller.podAnnotations.e2e-upgrade=1',
+  lifecycle,
+});
+
+export const CHARTS: ChartCase[] = [
+  bitnamiEnv('12.9.5'),
+  bitnamiEnv('14.8.1'),
+  bitnamiEnv('20.1.1'),
+  bitnamiEnv('21.4.6', true),
+  bitnamiEnv('22.1.6'),
+  bitnamiFile('24.0.14'),
+  bitnamiFile('26.11.4'),
+  bitnamiFile('30.1.8'),
+  bitnamiFile('32.4.4', true),
+  {
+    dir: 'cp-helm-charts-cp-kafka-0.6.1',
+    family: 'command',
+    expect: 'exposed',
+    values: ['cp-zookeeper.enabled=false', 'cp-zookeeper.url=zookeeper.invalid:2181'],
+    brokers: [{ name: 'kafka-cp-kafka', replicas: 3 }],
+    clientService: 'kafka-cp-kafka',
+    harmlessValue: 'podAnnotations.e2e-upgrade=1',
+    lifecycle: true,
+  },
+  {
+    dir: 'helm-charts-incubator-kafka-0.21.5',
+    family: 'command',
+    expect: 'exposed',
+    values: ['zookeeper.enabled=false', 'zookeeper.url=zookeeper.invalid'],
+    brokers: [{ name: 'kafka', replicas: 3 }],
+    clientService: 'kafka',
+    harmlessValue: 'podAnnotations.e2e-upgrade=1',
+    lifecycle: true,
+  },
+  {
+    dir: 'cloudpirates-helm-charts-kafka-0.1.4',
+    family: 'command',
+    expect: 'exposed',
+    values: [],
+    brokers: [{ name: 'kafka', replicas: 3 }],
+    clientService: 'kafka',
+    harmlessValue: 'commonAnnotations.e2e-upgrade=1',
+    lifecycle: true,
+  },
+];
+
+const dedicated = (version: string): ChartCase => ({
+  ...bitnamiFile(version),
+  variant: 'dedicated',
+  values: ['controller.controllerOnly=true', 'broker.replicaCount=3'],
+  brokers: [{ name: 'kafka-broker', replicas: 3 }],
+  others: [{ name: 'kafka-controller', replicas: 3 }],
+});
+
+export const VARIANTS: ChartCase[] = [
+  {
+    ...bitnamiEnv('14.8.1'),
+    variant: 'extNodePort_useHostIPs',
+    expect: 'already-exposed',
+    values: [
+      'replicaCount=3',
+      'externalAccess.enabled=true',
+      'externalAccess.service.type=NodePort',
+      'externalAccess.service.useHostIPs=true',
+      'externalAccess.service.nodePorts={31980,31981,31982}',
+    ],
+  },
+  dedicated('24.0.14'),
+  dedicated('32.4.4'),
+  {
+    ...bitnamiFile('32.4.4'),
+    variant: 'extNodePort_useHostIPs',
+    expect: 'already-exposed',
+    values: [
+      'externalAccess.enabled=true',
+      'externalAccess.controller.service.type=NodePort',
+      'externalAccess.controller.service.useHostIPs=true',
+      'externalAccess.controller.service.nodePorts={31980,31981,31982}',
+    ],
+  },
+];
+
+/** `bitnami-kafka-32.4.4` or `bitnami-kafka-32.4.4_dedicated`, as ../shared/charts-rendered names them. */
+export function caseName(c: ChartCase): string {
+  return c.variant === undefined ? c.dir : `${c.dir}_${c.variant}`;
+}
+
+/** `--set a=b --set c=d`. */
+export function setFlags(values: string[]): string[] {
+  return values.flatMap((v) => ['--set', v]);
+}
+
+export function chartPath(c: ChartCase): string {
+  return path.join(CHARTS_DIR, c.dir);
+}
+
+/**
+ * The corpus must be there and be exactly the charts above: a chart added to ../shared/charts
+ * without an entry here would otherwise go untested.
+ */
+export function checkCorpus(): void {
+  if (!existsSync(CHARTS_DIR)) {
+    throw new Error(
+      `chart corpus not found at ${CHARTS_DIR}: put the shared folder beside this repository (or set SHARED_DIR)`,
+    );
+  }
+  const present = readdirSync(CHARTS_DIR, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
+  const known = CHARTS.map((c) => c.dir).sort();
+  const unknown = present.filter((d) => !known.includes(d));
+  const missing = known.filter((d) => !present.includes(d));
+  if (unknown.length > 0 || missing.length > 0) {
+    throw new Error(
+      `charts in ${CHARTS_DIR} differ from test/e2e/charts.ts: not covered ${JSON.stringify(unknown)}, missing ${JSON.stringify(missing)}`,
+    );
+  }
+}

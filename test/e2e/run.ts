@@ -1,0 +1,1073 @@
+/**
+ * `npm run test:e2e`: the webhook against a real control plane (test/e2e/cluster.ts), with every
+ * chart in ../shared/charts installed by a real helm. Prints one `ok` / `not ok` line per check,
+ * the figures, and last `N passed, N failed`; exits 1 on any failure.
+ *
+ *  1. cluster on 127.0.0.1: three kwok nodes labelled runapp=kafka (203.0.113.11-13), one not
+ *     (203.0.113.14); the built `bin/kafka-nodeport-injector serve` with a serving certificate from
+ *     the cluster CA (IP SAN 127.0.0.1) and `--kubeconfig`; the shipped
+ *     manifests/base/mutatingwebhookconfiguration.yaml with only `clientConfig` replaced.
+ *  2. per chart (defaults): install in a namespace that did not opt in (the stored release is the
+ *     chart's output, untouched; the "without webhook" time), then in an opted-in namespace
+ *     annotated node-selector=runapp=kafka: stored objects mutated per SPEC §3 and equal to
+ *     `mutate`'s output of the same manifest, pods placed by the real scheduler on distinct
+ *     labelled nodes, each advertising `<its hostIP>:31980` (container-start simulation of the
+ *     pod's own spec), then uninstall. One chart per wiring family also runs upgrade (no change,
+ *     then a harmless value) and rollback.
+ *  3. the SPEC §7 variants (charts-rendered/README.md): dedicated broker StatefulSets exposed; the
+ *     chart's own per-broker NodePort access left alone, also for a Service created after its
+ *     StatefulSet.
+ *  4. `mutate` as a Helm post-renderer; `kubectl apply --dry-run=server`; two node-ports side by
+ *     side and a clash; the webhook stopped and restarted (failurePolicy Fail).
+ *  5. test/e2e/self-managed-certs.ts, when present, as a sub-step (its own cluster).
+ *
+ * Env: KNI_E2E_BIN_DIR, KNI_E2E_KEEP (see README.md), SHARED_DIR (default ../shared beside the
+ * repository), KNI_SKIP_BUILD=1 (use dist/ as it is), KNI_E2E_ONLY=<substring> (only the charts
+ * and variants whose name contains it, e.g. `_` for the variants; the other steps still run,
+ * self-managed-certs.ts does not), KNI_E2E_CLI=<path> (another build of the CLI, e.g. to try a
+ * fix).
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { parse } from 'yaml';
+import {
+  assertExposed,
+  assertPlacement,
+  controllerRevisions,
+  getStatefulSet,
+  rollOnDelete,
+  statusAnnotation,
+  STATUS_ANNOTATION,
+  waitForBrokerPods,
+  type BrokerPod,
+  type ServiceObj,
+} from './brokerChecks.ts';
+import {
+  CHARTS,
+  RELEASE,
+  VARIANTS,
+  caseName,
+  chartPath,
+  checkCorpus,
+  setFlags,
+  type ChartCase,
+} from './charts.ts';
+import {
+  diffWebhookLatency,
+  freePorts,
+  histogramQuantile,
+  run,
+  startCluster,
+  type Cluster,
+  type ExecResult,
+  type FakeNode,
+  type WebhookLatency,
+} from './cluster.ts';
+import {
+  changedPaths,
+  containmentDiffs,
+  getObject,
+  listObjects,
+  omitPaths,
+  parseManifests,
+  releaseDiffs,
+  storedCounterparts,
+  type KubeObj,
+} from './storedObjects.ts';
+import { CLI, REPO_ROOT, WebhookProcess, ensureBuilt, type AuditRecord } from './webhookProcess.ts';
+
+const NODES: FakeNode[] = [
+  { name: 'kafka-a', internalIP: '203.0.113.11', labels: { runapp: 'kafka' } },
+  { name: 'kafka-b', internalIP: '203.0.113.12', labels: { runapp: 'kafka' } },
+  { name: 'kafka-c', internalIP: '203.0.113.13', labels: { runapp: 'kafka' } },
+  { name: 'plain-d', internalIP: '203.0.113.14' },
+];
+const LABELLED = NODES.filter((n) => n.labels?.['runapp'] === 'kafka');
+const WEBHOOK_NAME = 'inject.kafka-nodeport-injector.io';
+const MWC_FILE = path.join(REPO_ROOT, 'manifests/base/mutatingwebhookconfiguration.yaml');
+const INJECT_LABEL = { 'kafka-nodeport-injector/inject': 'enabled' };
+const NODE_SELECTOR_ANNOTATION = 'kafka-nodeport-injector/node-selector';
+const NODE_PORT_ANNOTATION = 'kafka-nodeport-injector/node-port';
+const DEFAULT_NODE_PORT = 31980;
+const EXPECT = { nodePort: DEFAULT_NODE_PORT, nodeSelector: { runapp: 'kafka' }, release: RELEASE };
+
+const t0 = Date.now();
+const secs = (ms: number): string => (ms / 1000).toFixed(2);
+const say = (msg: string): void => {
+  console.log(`[e2e +${secs(Date.now() - t0)}s] ${msg}`);
+};
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------------------------------------
+// Tally
+// ---------------------------------------------------------------------------------------------
+
+let passed = 0;
+let failed = 0;
+const failures: string[] = [];
+let diagnose: () => Promise<string> = () => Promise.resolve('');
+
+/** Run one check; a thrown error fails it (and is printed with the webhook's and apiserver's logs). */
+async function check(name: string, fn: () => Promise<void>): Promise<boolean> {
+  const started = Date.now();
+  try {
+    await fn();
+    passed += 1;
+    console.log(`ok - ${name} (${secs(Date.now() - started)}s)`);
+    return true;
+  } catch (err) {
+    failed += 1;
+    failures.push(name);
+    console.log(`not ok - ${name} (${secs(Date.now() - started)}s)`);
+    console.log(
+      `  ${(err instanceof Error ? (err.stack ?? err.message) : String(err)).replaceAll('\n', '\n  ')}`,
+    );
+    console.log(`  ${(await diagnose()).replaceAll('\n', '\n  ')}`);
+    return false;
+  }
+}
+
+function notRun(name: string, why: string): void {
+  failed += 1;
+  failures.push(name);
+  console.log(`not ok - ${name} (not run: ${why})`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Figures
+// ---------------------------------------------------------------------------------------------
+
+interface ChartFigures {
+  chart: string;
+  plainInstallMs?: number;
+  plainReadyMs?: number;
+  installMs?: number;
+  readyMs?: number;
+  /** apiserver_admission_webhook_admission_duration_seconds during the opted-in install. */
+  latency?: WebhookLatency;
+  /** The webhook's own durationMs of those admissions. */
+  selfMs?: number[];
+}
+const figures: ChartFigures[] = [];
+
+/** Sum per-operation histograms of our webhook into one (same bucket bounds). */
+function combined(hs: WebhookLatency[]): WebhookLatency | undefined {
+  const ours = hs.filter((h) => h.name === WEBHOOK_NAME);
+  const first = ours[0];
+  if (!first) return undefined;
+  return ours.slice(1).reduce<WebhookLatency>(
+    (acc, h) => ({
+      ...acc,
+      operation: acc.operation === h.operation ? acc.operation : 'ALL',
+      count: acc.count + h.count,
+      sumSeconds: acc.sumSeconds + h.sumSeconds,
+      buckets: acc.buckets.map((b) => ({
+        le: b.le,
+        count: b.count + (h.buckets.find((x) => x.le === b.le)?.count ?? 0),
+      })),
+    }),
+    first,
+  );
+}
+
+function quantile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? NaN;
+}
+
+const ms = (s: number): string => (Number.isNaN(s) ? '-' : (s * 1000).toFixed(1));
+
+function printFigures(overall: WebhookLatency | undefined, records: AuditRecord[]): void {
+  const header = [
+    'chart',
+    'install s (plain)',
+    'install s (webhook)',
+    'ratio',
+    'brokers Running s (plain)',
+    'brokers Running s (webhook)',
+    'admissions',
+    'apiserver mean / p50 / p99 ms',
+    'webhook self p50 / p99 ms',
+  ];
+  const rows = figures.map((f) => {
+    const ratio =
+      f.installMs !== undefined && f.plainInstallMs !== undefined
+        ? (f.installMs / f.plainInstallMs).toFixed(2)
+        : '-';
+    const h = f.latency;
+    return [
+      f.chart,
+      f.plainInstallMs === undefined ? '-' : secs(f.plainInstallMs),
+      f.installMs === undefined ? '-' : secs(f.installMs),
+      ratio,
+      f.plainReadyMs === undefined ? '-' : secs(f.plainReadyMs),
+      f.readyMs === undefined ? '-' : secs(f.readyMs),
+      String(h?.count ?? 0),
+      h
+        ? `${ms(h.sumSeconds / h.count)} / ${ms(histogramQuantile(0.5, h))} / ${ms(histogramQuantile(0.99, h))}`
+        : '-',
+      f.selfMs && f.selfMs.length > 0
+        ? `${quantile(f.selfMs, 0.5).toFixed(1)} / ${quantile(f.selfMs, 0.99).toFixed(1)}`
+        : '-',
+    ];
+  });
+  console.log(
+    '\nFigures (install: `helm install` wall time; Running: from its start until every broker pod Runs; ' +
+      'apiserver: apiserver_admission_webhook_admission_duration_seconds of our webhook during the install, ' +
+      "quantiles interpolated in its buckets; self: the audit lines' durationMs):",
+  );
+  console.log(`| ${header.join(' | ')} |`);
+  console.log(`| ${header.map(() => '---').join(' | ')} |`);
+  for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+  if (overall) {
+    console.log(
+      `whole run, as the API server saw our webhook: ${overall.count} admissions, mean ${ms(overall.sumSeconds / overall.count)} ms, ` +
+        `p50 ${ms(histogramQuantile(0.5, overall))} ms, p99 ${ms(histogramQuantile(0.99, overall))} ms ` +
+        `(buckets ${overall.buckets.map((b) => (b.le === Infinity ? '+Inf' : String(b.le))).join(', ')} s)`,
+    );
+  }
+  for (const kind of ['StatefulSet', 'Service']) {
+    const d = records.filter((a) => a.kind === kind && a.decision !== 'skipped').map((a) => a.durationMs);
+    if (d.length === 0) continue;
+    console.log(
+      `whole run, the webhook's own durationMs for Kafka ${kind}s: ${d.length} decisions, p50 ${quantile(d, 0.5).toFixed(2)} ms, ` +
+        `p99 ${quantile(d, 0.99).toFixed(2)} ms, max ${Math.max(...d).toFixed(2)} ms`,
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cluster helpers
+// ---------------------------------------------------------------------------------------------
+
+async function createNamespace(
+  cluster: Cluster,
+  name: string,
+  labels: Record<string, string>,
+  annotations: Record<string, string>,
+): Promise<void> {
+  const r = await cluster.api('POST', '/api/v1/namespaces', {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name, labels, annotations },
+  });
+  if (r.status !== 201) throw new Error(`create namespace ${name}: HTTP ${r.status}: ${r.text}`);
+}
+
+async function deleteNamespace(cluster: Cluster, name: string): Promise<void> {
+  await cluster.api('DELETE', `/api/v1/namespaces/${name}`);
+}
+
+/** A namespace-safe (RFC 1123 label) form of a case name. */
+const slug = (name: string): string => name.toLowerCase().replace(/[^a-z0-9-]/g, '-');
+
+async function installChart(
+  cluster: Cluster,
+  c: ChartCase,
+  ns: string,
+  extra: string[] = [],
+): Promise<{ result: ExecResult; ms: number }> {
+  const started = Date.now();
+  const result = await cluster.helm(
+    ['install', RELEASE, chartPath(c), '-n', ns, ...setFlags(c.values), ...extra],
+    { timeoutMs: 180_000 },
+  );
+  return { result, ms: Date.now() - started };
+}
+
+function helmOk(r: ExecResult, what: string): void {
+  if (r.code !== 0) throw new Error(`${what} exited ${r.code}:\n${r.stderr.trim()}\n${r.stdout.trim()}`);
+}
+
+async function releaseManifest(cluster: Cluster, ns: string): Promise<{ text: string; objects: KubeObj[] }> {
+  const text = await cluster.helmOk(['get', 'manifest', RELEASE, '-n', ns]);
+  return { text, objects: parseManifests(text) };
+}
+
+/** What `mutate` makes of the same manifest with the namespace's annotations: the CLI door to the core. */
+async function mutateOffline(text: string, annotations: Record<string, string>): Promise<KubeObj[]> {
+  const args = [
+    CLI,
+    'mutate',
+    ...Object.entries(annotations).flatMap(([k, v]) => ['--namespace-annotations', `${k}=${v}`]),
+  ];
+  const r = await run(process.execPath, args, { input: text, cwd: REPO_ROOT });
+  if (r.code !== 0) throw new Error(`mutate exited ${r.code}: ${r.stderr}`);
+  return parseManifests(r.stdout);
+}
+
+/** Wait until the webhook's audit log holds a record matching `pred` (the pipe may lag the answer). */
+async function auditRecord(
+  webhook: WebhookProcess,
+  from: number,
+  pred: (r: AuditRecord) => boolean,
+  timeoutMs = 5000,
+): Promise<AuditRecord> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const hit = webhook.since(from).find(pred);
+    if (hit) return hit;
+    if (Date.now() > deadline) throw new Error('no matching audit record');
+    await sleep(50);
+  }
+}
+
+/**
+ * After `helm uninstall --wait`: nothing of the release is left but its PVCs (StatefulSets keep
+ * those by design). Pods go through the garbage collector, so give them a moment.
+ */
+async function assertUninstalled(cluster: Cluster, ns: string): Promise<void> {
+  const leftovers = async (): Promise<string[]> => {
+    const left: string[] = [];
+    for (const [apiVersion, kind] of [
+      ['apps/v1', 'StatefulSet'],
+      ['v1', 'Service'],
+      ['v1', 'ConfigMap'],
+      ['v1', 'Secret'],
+      ['v1', 'Pod'],
+      ['policy/v1', 'PodDisruptionBudget'],
+    ] as const) {
+      for (const o of await listObjects(cluster, apiVersion, kind, ns)) {
+        if (kind === 'ConfigMap' && o.metadata?.name === 'kube-root-ca.crt') continue;
+        left.push(`${kind} ${o.metadata?.name ?? ''}`);
+      }
+    }
+    return left;
+  };
+  const deadline = Date.now() + 60_000;
+  let left = await leftovers();
+  while (left.length > 0 && Date.now() < deadline) {
+    await sleep(250);
+    left = await leftovers();
+  }
+  assert.deepEqual(left, [], `objects left after helm uninstall in ${ns}`);
+  const releases = await cluster.helmOk(['list', '-n', ns, '-a', '-q']);
+  assert.equal(releases.trim(), '', 'helm list is empty');
+}
+
+async function uninstall(cluster: Cluster, ns: string): Promise<void> {
+  helmOk(await cluster.helm(['uninstall', RELEASE, '-n', ns, '--wait', '--timeout', '2m']), 'helm uninstall');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Steps
+// ---------------------------------------------------------------------------------------------
+
+async function registerWebhook(cluster: Cluster, webhook: WebhookProcess, caPem: string): Promise<void> {
+  const shipped = parse(await readFile(MWC_FILE, 'utf8')) as { webhooks: Record<string, unknown>[] };
+  const config = structuredClone(shipped);
+  for (const w of config.webhooks) {
+    w['clientConfig'] = { url: webhook.url, caBundle: Buffer.from(caPem).toString('base64') };
+  }
+  const r = await cluster.api(
+    'POST',
+    '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
+    config,
+  );
+  assert.equal(r.status, 201, `create MutatingWebhookConfiguration: ${r.text}`);
+  // What is stored is the shipped file but for clientConfig.
+  const withoutClient = structuredClone(shipped);
+  for (const w of withoutClient.webhooks) delete w['clientConfig'];
+  assert.deepEqual(containmentDiffs(withoutClient, r.json), [], 'stored configuration = shipped file');
+
+  // The API server picks configurations up asynchronously: probe until it calls us.
+  await createNamespace(cluster, 'e2e-probe', INJECT_LABEL, {});
+  const probe = JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'probe', namespace: 'e2e-probe' },
+    spec: { selector: { app: 'probe' }, ports: [{ port: 80 }] },
+  });
+  const from = webhook.audit.length;
+  for (let i = 0; ; i++) {
+    assert.ok(i < 100, 'the API server never called the webhook');
+    await cluster.kubectlOk(['create', '--dry-run=server', '-f', '-'], { input: probe });
+    if (webhook.since(from).some((a) => a.namespace === 'e2e-probe')) break;
+    await sleep(100);
+  }
+}
+
+async function chartSteps(
+  cluster: Cluster,
+  webhook: WebhookProcess,
+  c: ChartCase,
+  withoutWebhook: boolean,
+): Promise<void> {
+  const name = caseName(c);
+  const fig: ChartFigures = { chart: name };
+  const plainNs = `plain-${slug(name)}`;
+  const ns = `inject-${slug(name)}`;
+  const nsAnnotations = { [NODE_SELECTOR_ANNOTATION]: 'runapp=kafka' };
+
+  if (withoutWebhook) {
+    figures.push(fig);
+    await check(
+      `${name}: in a namespace that did not opt in, the stored release is the chart's output, untouched`,
+      async () => {
+        await createNamespace(cluster, plainNs, {}, nsAnnotations);
+        const from = webhook.audit.length;
+        const install = await installChart(cluster, c, plainNs);
+        helmOk(install.result, 'helm install');
+        fig.plainInstallMs = install.ms;
+        const started = Date.now() - install.ms;
+        await waitForBrokerPods(cluster, plainNs, c.brokers);
+        fig.plainReadyMs = Date.now() - started;
+        await assertUntouched(cluster, plainNs, c);
+        assert.deepEqual(
+          webhook.since(from).filter((a) => a.namespace === plainNs),
+          [],
+          'the API server never called the webhook for this namespace',
+        );
+      },
+    );
+    await uninstall(cluster, plainNs).catch(() => undefined);
+    void deleteNamespace(cluster, plainNs);
+  }
+
+  if (c.expect === 'already-exposed') {
+    await check(
+      `${name}: the chart's own per-broker external access is left alone (already-exposed): stored release = chart output`,
+      async () => {
+        await createNamespace(cluster, ns, INJECT_LABEL, nsAnnotations);
+        const from = webhook.audit.length;
+        helmOk((await installChart(cluster, c, ns)).result, 'helm install');
+        await waitForBrokerPods(cluster, ns, c.brokers);
+        await assertUntouched(cluster, ns, c);
+        const records = webhook.since(from).filter((a) => a.namespace === ns);
+        for (const b of c.brokers) {
+          const r = records.find((a) => a.kind === 'StatefulSet' && a.name === b.name);
+          assert.equal(
+            `${r?.decision ?? ''} ${r?.reason ?? ''}`,
+            'unchanged already-exposed',
+            `audit: StatefulSet ${b.name}`,
+          );
+        }
+        const svc = records.find((a) => a.kind === 'Service' && a.name === c.clientService);
+        assert.equal(
+          `${svc?.decision ?? ''} ${svc?.reason ?? ''}`,
+          'unchanged already-exposed',
+          'audit: client Service',
+        );
+      },
+    );
+  } else {
+    let pods: BrokerPod[] = [];
+    const installed = await check(
+      `${name}: helm install through the webhook: StatefulSet and client Service stored mutated, brokers on distinct runapp=kafka nodes advertising <hostIP>:${DEFAULT_NODE_PORT}`,
+      async () => {
+        await createNamespace(cluster, ns, INJECT_LABEL, nsAnnotations);
+        const from = webhook.audit.length;
+        const before = await cluster.webhookAdmissionMetrics();
+        const install = await installChart(cluster, c, ns);
+        helmOk(install.result, 'helm install');
+        fig.installMs = install.ms;
+        const started = Date.now() - install.ms;
+        pods = await waitForBrokerPods(cluster, ns, c.brokers);
+        fig.readyMs = Date.now() - started;
+        fig.latency = combined(diffWebhookLatency(before, await cluster.webhookAdmissionMetrics()));
+        const records = webhook.since(from).filter((a) => a.namespace === ns);
+        fig.selfMs = records.map((a) => a.durationMs);
+
+        assertPlacement(pods, LABELLED);
+        const { objects } = await releaseManifest(cluster, ns);
+        const exposure = await assertExposed(cluster, ns, pods, objects, c.clientService, EXPECT);
+        for (const line of exposure.endpoints) say(`  ${line}`);
+        for (const b of c.brokers) {
+          const r = records.find(
+            (a) => a.kind === 'StatefulSet' && a.name === b.name && a.operation === 'CREATE',
+          );
+          assert.equal(r?.decision, 'mutated', `audit: StatefulSet ${b.name} mutated`);
+          assert.equal(r.user, 'kni-e2e-admin', "audit: the user is helm's");
+          assert.equal(r.dryRun, false);
+        }
+        const bad = records.filter((a) => a.decision === 'error' || a.decision === 'denied');
+        assert.deepEqual(bad, [], 'no admission error or denial');
+      },
+    );
+
+    if (installed) {
+      await check(
+        `${name}: the webhook and \`mutate\` agree: stored objects = \`mutate\` of the release manifest`,
+        async () => {
+          const { text } = await releaseManifest(cluster, ns);
+          const expected = await mutateOffline(text, nsAnnotations);
+          const stored = await storedCounterparts(cluster, ns, expected);
+          assert.deepEqual(releaseDiffs(expected, stored), []);
+        },
+      );
+    } else {
+      notRun(`${name}: the webhook and \`mutate\` agree`, 'install failed');
+    }
+
+    if (c.lifecycle) {
+      if (installed) await lifecycleSteps(cluster, webhook, c, ns, pods);
+      else
+        for (const s of ['upgrade, no change', 'upgrade --set-string', 'rollback'])
+          notRun(`${name}: ${s}`, 'install failed');
+    }
+  }
+
+  await check(`${name}: helm uninstall leaves nothing of the release (PVCs aside)`, async () => {
+    await uninstall(cluster, ns);
+    await assertUninstalled(cluster, ns);
+  });
+  void deleteNamespace(cluster, ns);
+}
+
+/** Nothing of the release carries our annotation, the client Service is ClusterIP, and the stored objects contain the chart output. */
+async function assertUntouched(cluster: Cluster, ns: string, c: ChartCase): Promise<void> {
+  const { objects } = await releaseManifest(cluster, ns);
+  const stored = await storedCounterparts(cluster, ns, objects);
+  assert.deepEqual(releaseDiffs(objects, stored), [], 'stored objects contain the chart output unchanged');
+  for (const s of stored) {
+    assert.equal(
+      s?.metadata?.annotations?.[STATUS_ANNOTATION],
+      undefined,
+      `${s?.kind ?? ''} ${s?.metadata?.name ?? ''} carries no status annotation`,
+    );
+  }
+  const svc: ServiceObj | undefined = stored.find(
+    (s) => s?.kind === 'Service' && s.metadata?.name === c.clientService,
+  );
+  assert.equal(svc?.spec?.type, 'ClusterIP', 'client Service stays ClusterIP');
+}
+
+interface Snapshot {
+  sts: { name: string; generation?: number; spec: unknown; status?: string; revisions: string[] }[];
+  svcSpec: unknown;
+  svcStatus?: string;
+}
+
+async function snapshot(cluster: Cluster, ns: string, c: ChartCase): Promise<Snapshot> {
+  const sts: Snapshot['sts'] = [];
+  for (const b of c.brokers) {
+    const s = await getStatefulSet(cluster, ns, b.name);
+    sts.push({
+      name: b.name,
+      generation: s.metadata?.generation,
+      spec: s.spec,
+      status: s.metadata?.annotations?.[STATUS_ANNOTATION],
+      revisions: await controllerRevisions(cluster, ns, s.metadata?.uid ?? ''),
+    });
+  }
+  const svc = await getObject<ServiceObj>(cluster, 'v1', 'Service', ns, c.clientService);
+  return { sts, svcSpec: svc?.spec, svcStatus: svc?.metadata?.annotations?.[STATUS_ANNOTATION] };
+}
+
+function rendered(objects: KubeObj[], kind: string, name: string): KubeObj | undefined {
+  return objects.find((o) => o.kind === kind && o.metadata?.name === name);
+}
+
+async function lifecycleSteps(
+  cluster: Cluster,
+  webhook: WebhookProcess,
+  c: ChartCase,
+  ns: string,
+  firstPods: BrokerPod[],
+): Promise<void> {
+  const name = caseName(c);
+  const upgrade = async (extra: string[]): Promise<void> => {
+    helmOk(
+      await cluster.helm(['upgrade', RELEASE, chartPath(c), '-n', ns, ...setFlags(c.values), ...extra], {
+        timeoutMs: 180_000,
+      }),
+      'helm upgrade',
+    );
+  };
+
+  let pods = firstPods;
+  await check(
+    `${name}: helm upgrade with no change: stored StatefulSet (spec, generation) and Service unchanged, no new ControllerRevision, no restart`,
+    async () => {
+      const before = await snapshot(cluster, ns, c);
+      const from = webhook.audit.length;
+      await upgrade([]);
+      await sleep(1500); // let the StatefulSet controller react, if it were going to
+      const after = await snapshot(cluster, ns, c);
+      // A chart may change its own output on a re-render (bitnami 32's checksum/secret): those
+      // fields, and the restart they cause, are the chart's doing; everything else must hold.
+      const rev1 = parseManifests(
+        await cluster.helmOk(['get', 'manifest', RELEASE, '-n', ns, '--revision', '1']),
+      );
+      const rev2 = (await releaseManifest(cluster, ns)).objects;
+      let chartChanged = false;
+      for (const [i, s] of before.sts.entries()) {
+        const a = after.sts[i];
+        assert.ok(a);
+        const paths = changedPaths(
+          rendered(rev1, 'StatefulSet', s.name)?.['spec'],
+          rendered(rev2, 'StatefulSet', s.name)?.['spec'],
+        );
+        assert.equal(a.status, s.status, `${s.name}: status annotation unchanged`);
+        if (paths.length === 0) {
+          assert.equal(a.generation, s.generation, `${s.name}: generation unchanged`);
+          assert.deepEqual(a.spec, s.spec, `${s.name}: spec unchanged`);
+          assert.deepEqual(a.revisions, s.revisions, `${s.name}: no new ControllerRevision`);
+        } else {
+          chartChanged = true;
+          say(
+            `  NOTE the chart itself re-renders ${s.name} differently on a no-change upgrade (${paths.join(', ')}): that restart is the chart's`,
+          );
+          assert.deepEqual(
+            omitPaths(a.spec, paths),
+            omitPaths(s.spec, paths),
+            `${s.name}: spec unchanged but for the chart's own changes`,
+          );
+        }
+      }
+      const svcPaths = changedPaths(
+        rendered(rev1, 'Service', c.clientService)?.['spec'],
+        rendered(rev2, 'Service', c.clientService)?.['spec'],
+      );
+      assert.equal(after.svcStatus, before.svcStatus, 'Service status annotation unchanged');
+      assert.deepEqual(
+        omitPaths(after.svcSpec, svcPaths),
+        omitPaths(before.svcSpec, svcPaths),
+        'Service spec unchanged',
+      );
+      pods = await waitForBrokerPods(cluster, ns, c.brokers);
+      if (!chartChanged) {
+        assert.deepEqual(
+          pods.map((p) => p.uid),
+          firstPods.map((p) => p.uid),
+          'the same broker pods (no rolling restart)',
+        );
+      }
+      const updates = webhook.since(from).filter((a) => a.namespace === ns && a.operation === 'UPDATE');
+      say(
+        `  UPDATE admissions: ${updates.map((a) => `${a.kind} ${a.name} ${a.decision}`).join('; ') || 'none'}`,
+      );
+    },
+  );
+
+  const [key = '', value = ''] = c.harmlessValue.split('=');
+  const annotationKey = key.split('.').at(-1) ?? '';
+  await check(
+    `${name}: helm upgrade --set-string ${c.harmlessValue}: still mutated, brokers restart onto labelled nodes`,
+    async () => {
+      await upgrade(['--set-string', c.harmlessValue]);
+      for (const b of c.brokers) {
+        const sts = await getStatefulSet(cluster, ns, b.name);
+        assert.equal(
+          sts.spec?.template.metadata?.annotations?.[annotationKey],
+          value,
+          `${b.name}: the chart's new value reached the pod template`,
+        );
+      }
+      const rolled = await rollOnDelete(cluster, ns, c.brokers);
+      if (rolled.length > 0)
+        say(`  updateStrategy OnDelete: deleted ${rolled.join(', ')} as its operator would`);
+      const next = await waitForBrokerPods(cluster, ns, c.brokers);
+      assert.ok(
+        next.every((p) => !pods.some((q) => q.uid === p.uid)),
+        'every broker was restarted with the new template',
+      );
+      pods = next;
+      assertPlacement(pods, LABELLED);
+      await assertExposed(
+        cluster,
+        ns,
+        pods,
+        (await releaseManifest(cluster, ns)).objects,
+        c.clientService,
+        EXPECT,
+      );
+    },
+  );
+
+  await check(`${name}: helm rollback to revision 1: still mutated`, async () => {
+    helmOk(await cluster.helm(['rollback', RELEASE, '1', '-n', ns], { timeoutMs: 180_000 }), 'helm rollback');
+    for (const b of c.brokers) {
+      const sts = await getStatefulSet(cluster, ns, b.name);
+      assert.equal(
+        sts.spec?.template.metadata?.annotations?.[annotationKey],
+        undefined,
+        `${b.name}: back to revision 1's template`,
+      );
+    }
+    await rollOnDelete(cluster, ns, c.brokers);
+    pods = await waitForBrokerPods(cluster, ns, c.brokers);
+    assertPlacement(pods, LABELLED);
+    await assertExposed(
+      cluster,
+      ns,
+      pods,
+      (await releaseManifest(cluster, ns)).objects,
+      c.clientService,
+      EXPECT,
+    );
+  });
+}
+
+/** The README's `helm install --post-renderer ./bin/kafka-nodeport-injector --post-renderer-args mutate`. */
+async function postRendererStep(cluster: Cluster): Promise<void> {
+  const c = CHARTS.find((x) => x.dir === 'bitnami-kafka-12.9.5');
+  if (!c) return;
+  const ns = 'post-renderer';
+  await check(
+    `${c.dir}: \`mutate\` as a Helm post-renderer (no webhook): stored objects mutated, brokers advertise <hostIP>:${DEFAULT_NODE_PORT}`,
+    async () => {
+      await createNamespace(cluster, ns, {}, {});
+      const install = await installChart(cluster, c, ns, [
+        '--post-renderer',
+        CLI,
+        '--post-renderer-args',
+        'mutate',
+        '--post-renderer-args',
+        '--node-selector=runapp=kafka',
+      ]);
+      helmOk(install.result, 'helm install --post-renderer');
+      const pods = await waitForBrokerPods(cluster, ns, c.brokers);
+      assertPlacement(pods, LABELLED);
+      const rendered = parseManifests(
+        await cluster.helmOk(['template', RELEASE, chartPath(c), '-n', ns, ...setFlags(c.values)]),
+      );
+      await assertExposed(cluster, ns, pods, rendered, c.clientService, EXPECT);
+    },
+  );
+  await uninstall(cluster, ns).catch(() => undefined);
+  void deleteNamespace(cluster, ns);
+}
+
+/**
+ * A client Service admitted once its StatefulSet is stored must follow it (the webhook reads the
+ * namespace's StatefulSets live): brokers the chart exposes itself (bitnami 14's own NodePort
+ * external access, `already-exposed`) mean the Service is left alone too.
+ */
+async function serviceFollowsStatefulSetStep(cluster: Cluster, webhook: WebhookProcess): Promise<void> {
+  const c = VARIANTS.find((x) => caseName(x) === 'bitnami-kafka-14.8.1_extNodePort_useHostIPs');
+  if (!c) return;
+  const ns = 'service-after-sts';
+  await check(
+    `${caseName(c)}: its client Service created after its StatefulSet is left alone like the StatefulSet (already-exposed)`,
+    async () => {
+      await createNamespace(cluster, ns, INJECT_LABEL, { [NODE_SELECTOR_ANNOTATION]: 'runapp=kafka' });
+      const template = (file: string): Promise<string> =>
+        cluster.helmOk([
+          'template',
+          RELEASE,
+          chartPath(c),
+          '-n',
+          ns,
+          ...setFlags(c.values),
+          '--show-only',
+          file,
+        ]);
+      await cluster.kubectlOk(['create', '-n', ns, '-f', '-'], {
+        input: await template('templates/statefulset.yaml'),
+      });
+      const sts = await getStatefulSet(cluster, ns, c.brokers[0]?.name ?? '');
+      assert.equal(statusAnnotation(sts), undefined, 'the StatefulSet is left alone (already-exposed)');
+      const from = webhook.audit.length;
+      const svc = JSON.parse(
+        await cluster.kubectlOk(['create', '--dry-run=server', '-n', ns, '-f', '-', '-o', 'json'], {
+          input: await template('templates/svc.yaml'),
+        }),
+      ) as ServiceObj;
+      const record = await auditRecord(webhook, from, (a) => a.namespace === ns && a.kind === 'Service');
+      assert.equal(
+        `${record.decision} ${record.reason}`,
+        'unchanged already-exposed',
+        `audit: ${record.message}`,
+      );
+      assert.equal(statusAnnotation(svc), undefined, 'no status annotation');
+      assert.equal(svc.spec?.type, 'ClusterIP', 'the Service stays ClusterIP');
+    },
+  );
+  void deleteNamespace(cluster, ns);
+}
+
+async function dryRunStep(cluster: Cluster, webhook: WebhookProcess): Promise<void> {
+  const c = CHARTS.find((x) => x.dir === 'bitnami-kafka-12.9.5');
+  if (!c) return;
+  const ns = 'dry-run';
+  await check(
+    'kubectl apply --dry-run=server of a Kafka StatefulSet: the mutated object comes back, nothing is stored, the audit line says dryRun',
+    async () => {
+      await createNamespace(cluster, ns, INJECT_LABEL, { [NODE_SELECTOR_ANNOTATION]: 'runapp=kafka' });
+      const sts = await cluster.helmOk([
+        'template',
+        RELEASE,
+        chartPath(c),
+        '-n',
+        ns,
+        ...setFlags(c.values),
+        '--show-only',
+        'templates/statefulset.yaml',
+      ]);
+      const from = webhook.audit.length;
+      const out = JSON.parse(
+        await cluster.kubectlOk(['apply', '--dry-run=server', '-n', ns, '-f', '-', '-o', 'json'], {
+          input: sts,
+        }),
+      ) as KubeObj;
+      assert.ok(statusAnnotation(out), 'the answer carries the status annotation');
+      assert.equal(
+        (out as { spec?: { template?: { spec?: { nodeSelector?: Record<string, string> } } } }).spec?.template
+          ?.spec?.nodeSelector?.['runapp'],
+        'kafka',
+        'the answer carries the nodeSelector',
+      );
+      const record = await auditRecord(webhook, from, (a) => a.namespace === ns && a.kind === 'StatefulSet');
+      assert.equal(record.dryRun, true, 'audit dryRun');
+      assert.equal(record.decision, 'mutated', 'audit decision');
+      assert.equal((await listObjects(cluster, 'apps/v1', 'StatefulSet', ns)).length, 0, 'nothing stored');
+    },
+  );
+  void deleteNamespace(cluster, ns);
+}
+
+async function webhookDownStep(cluster: Cluster, webhook: WebhookProcess): Promise<void> {
+  const c = CHARTS.find((x) => x.dir === 'bitnami-kafka-12.9.5');
+  if (!c) return;
+  const ns = 'webhook-down';
+  await check(
+    'webhook stopped: helm install fails naming the webhook (failurePolicy Fail) and stores no StatefulSet or Service',
+    async () => {
+      await createNamespace(cluster, ns, INJECT_LABEL, { [NODE_SELECTOR_ANNOTATION]: 'runapp=kafka' });
+      await webhook.stop();
+      const install = await installChart(cluster, c, ns);
+      assert.notEqual(install.result.code, 0, 'helm install fails');
+      const message = install.result.stderr;
+      assert.match(
+        message,
+        new RegExp(`failed calling webhook "${WEBHOOK_NAME.replaceAll('.', '\\.')}"`),
+        'message names the webhook',
+      );
+      say(
+        `  helm: ${
+          message
+            .split('\n')
+            .find((l) => l.includes(WEBHOOK_NAME))
+            ?.trim() ?? ''
+        }`,
+      );
+      const sts = await listObjects(cluster, 'apps/v1', 'StatefulSet', ns);
+      const svcs = await listObjects(cluster, 'v1', 'Service', ns);
+      assert.deepEqual(
+        [...sts, ...svcs].map((o) => `${o.kind ?? ''} ${o.metadata?.name ?? ''}`),
+        [],
+        'no StatefulSet or Service stored: nothing half-mutated',
+      );
+    },
+  );
+  await check('webhook back: the next install in that namespace is mutated', async () => {
+    if (!webhook.running) await webhook.start();
+    await cluster.helm(['uninstall', RELEASE, '-n', ns, '--wait']);
+    helmOk((await installChart(cluster, c, ns)).result, 'helm install');
+    const pods = await waitForBrokerPods(cluster, ns, c.brokers);
+    assertPlacement(pods, LABELLED);
+    await assertExposed(
+      cluster,
+      ns,
+      pods,
+      (await releaseManifest(cluster, ns)).objects,
+      c.clientService,
+      EXPECT,
+    );
+  });
+  if (!webhook.running) await webhook.start();
+  await uninstall(cluster, ns).catch(() => undefined);
+  void deleteNamespace(cluster, ns);
+}
+
+async function nodePortSteps(cluster: Cluster, webhook: WebhookProcess): Promise<void> {
+  const c = CHARTS.find((x) => x.dir === 'bitnami-kafka-12.9.5');
+  if (!c) return;
+  const releases = [
+    { ns: 'node-port-a', nodePort: 31980 },
+    { ns: 'node-port-b', nodePort: 31990 },
+  ];
+  await check(
+    'two releases in namespaces annotated node-port 31980 and 31990 coexist, each advertising its own port',
+    async () => {
+      for (const r of releases) {
+        await createNamespace(cluster, r.ns, INJECT_LABEL, {
+          [NODE_SELECTOR_ANNOTATION]: 'runapp=kafka',
+          [NODE_PORT_ANNOTATION]: String(r.nodePort),
+        });
+        helmOk((await installChart(cluster, c, r.ns)).result, `helm install in ${r.ns}`);
+      }
+      for (const r of releases) {
+        const pods = await waitForBrokerPods(cluster, r.ns, c.brokers);
+        assertPlacement(pods, LABELLED);
+        const exposure = await assertExposed(
+          cluster,
+          r.ns,
+          pods,
+          (await releaseManifest(cluster, r.ns)).objects,
+          c.clientService,
+          {
+            ...EXPECT,
+            nodePort: r.nodePort,
+          },
+        );
+        say(`  ${r.ns}: ${exposure.endpoints.join(', ')}`);
+      }
+    },
+  );
+  const clash = 'node-port-clash';
+  await check(
+    'a third release whose node-port (31980) is taken fails with a message naming the port',
+    async () => {
+      await createNamespace(cluster, clash, INJECT_LABEL, {
+        [NODE_SELECTOR_ANNOTATION]: 'runapp=kafka',
+        [NODE_PORT_ANNOTATION]: '31980',
+      });
+      const from = webhook.audit.length;
+      const install = await installChart(cluster, c, clash);
+      assert.notEqual(install.result.code, 0, 'helm install fails');
+      assert.match(install.result.stderr, /31980/, 'the message names the port');
+      say(
+        `  helm: ${
+          install.result.stderr
+            .split('\n')
+            .find((l) => l.includes('31980'))
+            ?.trim() ?? ''
+        }`,
+      );
+      // Helm creates the other kinds regardless: report what a user is left with.
+      const left = await listObjects(cluster, 'apps/v1', 'StatefulSet', clash);
+      const decisions = webhook.since(from).filter((a) => a.namespace === clash && a.decision === 'mutated');
+      say(
+        `  left in ${clash}: StatefulSets ${left.map((s) => `${s.metadata?.name ?? ''}${statusAnnotation(s) ? ' (mutated)' : ''}`).join(', ') || 'none'}; ` +
+          `mutated admissions: ${decisions.map((a) => `${a.kind} ${a.name}`).join(', ')}`,
+      );
+    },
+  );
+  for (const ns of [...releases.map((r) => r.ns), clash]) {
+    await uninstall(cluster, ns).catch(() => undefined);
+    void deleteNamespace(cluster, ns);
+  }
+}
+
+/** test/e2e/self-managed-certs.ts (another suite, its own cluster): its counts join ours. */
+async function selfManagedCertsStep(binDir: string): Promise<void> {
+  const script = path.join(REPO_ROOT, 'test/e2e/self-managed-certs.ts');
+  if (!existsSync(script)) {
+    say('test/e2e/self-managed-certs.ts not present: skipped');
+    return;
+  }
+  say('running test/e2e/self-managed-certs.ts');
+  const lines: string[] = [];
+  const code = await new Promise<number | null>((resolve) => {
+    const child = spawn(process.execPath, [script], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, KNI_E2E_BIN_DIR: binDir, KNI_SKIP_BUILD: '1' },
+    });
+    let partial = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      const parts = (partial + chunk).split('\n');
+      partial = parts.pop() ?? '';
+      for (const l of parts) {
+        lines.push(l);
+        console.log(`  [self-managed-certs] ${l}`);
+      }
+    });
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
+      process.stderr.write(chunk);
+    });
+    child.on('close', (c) => {
+      if (partial) lines.push(partial);
+      resolve(c);
+    });
+  });
+  const summary = lines.map((l) => /^(\d+) passed, (\d+) failed$/.exec(l.trim())).findLast((m) => m !== null);
+  if (summary) {
+    passed += Number(summary[1]);
+    failed += Number(summary[2]);
+    if (Number(summary[2]) > 0) failures.push('self-managed-certs.ts (see its lines above)');
+  }
+  if (code !== 0 && (!summary || Number(summary[2]) === 0))
+    notRun('self-managed-certs.ts', `exited ${String(code)}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  checkCorpus();
+  if (await ensureBuilt()) say('built dist/ (tsc -p tsconfig.build.json)');
+  const only = process.env['KNI_E2E_ONLY'];
+  const charts = only ? CHARTS.filter((c) => caseName(c).includes(only)) : CHARTS;
+  const variants = only ? VARIANTS.filter((c) => caseName(c).includes(only)) : VARIANTS;
+
+  const cluster = await startCluster({ nodes: NODES });
+  let webhook: WebhookProcess | undefined;
+  try {
+    say(`cluster up: ${cluster.server}`);
+    const cert = await cluster.issueCert({ name: 'webhook', commonName: '127.0.0.1', ipSANs: ['127.0.0.1'] });
+    const [port = 0, metricsPort = 0] = await freePorts(2);
+    const wh = new WebhookProcess({
+      port,
+      metricsPort,
+      certFile: cert.certFile,
+      keyFile: cert.keyFile,
+      caPem: cert.caPem,
+      kubeconfig: cluster.kubeconfigPath,
+    });
+    webhook = wh;
+    diagnose = async () =>
+      [
+        'last audit records:',
+        ...wh.audit
+          .slice(-8)
+          .map(
+            (a) =>
+              `${a.operation} ${a.kind} ${a.namespace}/${a.name}: ${a.decision} ${a.reason} ${a.patchPaths.join(',')}`,
+          ),
+        `webhook log:\n${wh.logTail(10)}`,
+        `kube-apiserver log:\n${await cluster.logTail('kube-apiserver', 6)}`,
+      ].join('\n');
+    await wh.start();
+    say(`webhook serving ${wh.url}`);
+    const registered = await check(
+      'the shipped MutatingWebhookConfiguration (clientConfig replaced) is registered and called',
+      () => registerWebhook(cluster, wh, cert.caPem),
+    );
+    if (!registered) throw new Error('webhook not reachable: nothing else can run');
+    const overallBefore = await cluster.webhookAdmissionMetrics();
+    const auditFrom = wh.audit.length;
+
+    for (const c of charts) await chartSteps(cluster, wh, c, true);
+    for (const c of variants) await chartSteps(cluster, wh, c, false);
+    await postRendererStep(cluster);
+    await serviceFollowsStatefulSetStep(cluster, wh);
+    await dryRunStep(cluster, wh);
+    await nodePortSteps(cluster, wh);
+    await webhookDownStep(cluster, wh);
+
+    await check('the webhook wrote nothing but audit lines on stdout', () => {
+      assert.deepEqual(wh.strayStdout, []);
+      return Promise.resolve();
+    });
+    printFigures(
+      combined(diffWebhookLatency(overallBefore, await cluster.webhookAdmissionMetrics())),
+      wh.since(auditFrom),
+    );
+  } finally {
+    await webhook?.stop();
+    await cluster.stop();
+  }
+  if (only) say('KNI_E2E_ONLY set: test/e2e/self-managed-certs.ts not run');
+  else await selfManagedCertsStep(cluster.binDir);
+}
+
+try {
+  await main();
+} catch (err) {
+  failed += 1;
+  console.log(`not ok - e2e run aborted: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+}
+if (failures.length > 0) console.log(`\nfailed:\n${failures.map((f) => `  - ${f}`).join('\n')}`);
+console.log(`total ${secs(Date.now() - t0)}s`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exitCode = failed > 0 ? 1 : 0;
