@@ -23,7 +23,8 @@ export interface MutationOptions {
 }
 
 export function mutateManifests(text: string, options: MutationOptions): ManifestDocument[] {
-  const documents = parseAllDocuments(text);
+  // YAML 1.1, as kubectl and Helm read manifests: `defaultMode: 0755` is octal 493, not 755.
+  const documents = parseAllDocuments(text, { version: '1.1' });
   const parsed = documents.map((doc) => {
     if (doc.errors.length > 0) throw new Error(`invalid YAML: ${doc.errors[0]?.message ?? ''}`);
     const [start, , end] = doc.range;
@@ -44,10 +45,11 @@ export function mutateManifests(text: string, options: MutationOptions): Manifes
     const result = results[i];
     return result ? [{ sts: object as StatefulSet, result }] : [];
   });
+  const services = parsed.map(({ object }) => object).filter((o) => isRecord(o) && o.kind === 'Service');
   return parsed.map(({ source, object }, i) => ({
     source,
     object,
-    result: results[i] ?? run(object, brokerContextFor(object, brokers)),
+    result: results[i] ?? run(object, brokerContextFor(object, brokers, services)),
   }));
 }
 

@@ -116,8 +116,9 @@ export function mutateClientService(
     'externalTrafficPolicy Local',
     `nodePort ${String(config.nodePort)} -> ${String(containerPort)}`,
   ];
-  const listener = target?.listener ?? config.listener;
-  ensureStatusAnnotation(builder, service, { nodePort: config.nodePort, listener, changes });
+  // The configured listener, not the one found: a Helm install admits the Service before its
+  // StatefulSet, and the record must not change once the StatefulSet is known (no-op upgrades).
+  ensureStatusAnnotation(builder, service, { nodePort: config.nodePort, listener: config.listener, changes });
   return exposedResult(
     builder.operations,
     changes,

@@ -21,7 +21,31 @@ function selects(selector: Record<string, unknown>, labels: Record<string, strin
   return Object.entries(selector).every(([k, v]) => labels[k] === v);
 }
 
-export function brokerContextFor(service: unknown, brokers: BrokerDecision[]): BrokerContext {
+/**
+ * The chart's own per-broker NodePort Services (bitnami `externalAccess` NodePort, cp-kafka
+ * `nodeport.enabled`): each selects one broker pod and holds a fixed nodePort. Charts create them
+ * before their client Service, so they show the brokers' own exposure when the StatefulSets are not
+ * there yet (a Helm install creates Services first).
+ */
+function perBrokerNodePorts(selector: Record<string, unknown>, services: unknown[]): boolean {
+  return services.some((other) => {
+    if (!isRecord(other) || other.kind !== 'Service' || !isRecord(other.spec)) return false;
+    const { selector: own, type, ports } = other.spec;
+    if (!isRecord(own) || typeof own[POD_NAME_LABEL] !== 'string' || type !== 'NodePort') return false;
+    const rest = Object.fromEntries(Object.entries(own).filter(([k]) => k !== POD_NAME_LABEL));
+    const fixedPort =
+      Array.isArray(ports) && ports.some((p) => isRecord(p) && typeof p.nodePort === 'number');
+    return fixedPort && Object.entries(selector).every(([k, v]) => rest[k] === v);
+  });
+}
+
+const POD_NAME_LABEL = 'statefulset.kubernetes.io/pod-name';
+
+export function brokerContextFor(
+  service: unknown,
+  brokers: BrokerDecision[],
+  services: unknown[] = [],
+): BrokerContext {
   if (!isRecord(service) || service.kind !== 'Service' || !isRecord(service.spec)) return {};
   const selector = service.spec.selector;
   if (!isRecord(selector)) return {};
@@ -44,6 +68,10 @@ export function brokerContextFor(service: unknown, brokers: BrokerDecision[]): B
     }
     const { listener, containerPort } = result.exposure;
     return { serviceTarget: { listener, containerPort, portNames } };
+  }
+  if (selected.length === 0 && perBrokerNodePorts(selector, services)) {
+    const message = "the chart's own per-broker NodePort Services expose each broker";
+    return { brokersNotExposed: { reason: 'already-exposed', message } };
   }
   return {};
 }

@@ -33,10 +33,15 @@ export interface AdmissionContext {
   /** The mutation core (`mutateObject`); tests substitute a slow or throwing one. */
   mutate: (input: MutationInput) => MutationResult | Promise<MutationResult>;
   /**
-   * Optional: the StatefulSets of a namespace as the cluster has them, so a client Service can
-   * follow its release's brokers. Must not throw; an empty list means "unknown".
+   * Optional: the StatefulSets and Services of a namespace as the cluster has them, so a client
+   * Service can follow its release's brokers. Must not throw; empty lists mean "unknown".
    */
-  statefulSets?: (namespace: string) => Promise<unknown[]>;
+  releaseObjects?: (namespace: string) => Promise<ReleaseObjects>;
+}
+
+export interface ReleaseObjects {
+  statefulSets: unknown[];
+  services: unknown[];
 }
 
 export interface AdmissionOutcome {
@@ -89,18 +94,20 @@ async function decide(request: AdmissionRequest, context: AdmissionContext): Pro
   };
   let result = await context.mutate(base);
   if (
-    context.statefulSets &&
+    context.releaseObjects &&
     isRecord(object) &&
     object.kind === 'Service' &&
-    result.decision !== 'skipped'
+    (result.decision === 'mutated' || result.reason === 'already-exposed')
   ) {
-    // Only a Kafka Service costs an API call. Its answer depends on the release's brokers: which
-    // port their exposed listener binds, or that they are not exposed at all.
+    // Only a Kafka Service we would change (or leave for the chart) costs an API call. Its answer
+    // depends on the release's brokers: which port their exposed listener binds, or that they are
+    // not exposed at all.
+    const live = await context.releaseObjects(namespace);
     const brokers: BrokerDecision[] = [];
-    for (const sts of await context.statefulSets(namespace)) {
+    for (const sts of live.statefulSets) {
       brokers.push({ sts: sts as StatefulSet, result: await context.mutate({ ...base, object: sts }) });
     }
-    const brokerContext = brokerContextFor(object, brokers);
+    const brokerContext = brokerContextFor(object, brokers, live.services);
     if (Object.keys(brokerContext).length > 0) result = await context.mutate({ ...base, ...brokerContext });
   }
   if (result.decision === 'mutated' && context.namespaces.enabled && !context.namespaces.ready) {

@@ -15,7 +15,7 @@ import { DAY_MS, certificateExpiry, ensureCertificateSet, generateCertificateSet
 import type { RotationPolicy } from './certificateRotation.ts';
 import type { KubeConfigLocation } from './kubeConfig.ts';
 import { kubeNamespaceSource } from './kubeNamespaceSource.ts';
-import { kubeStatefulSets } from './kubeStatefulSets.ts';
+import { kubeReleaseObjects } from './kubeReleaseObjects.ts';
 import type { Logger } from 'pino';
 import { createMetrics, createMetricsServer } from './metrics.ts';
 import {
@@ -68,8 +68,8 @@ export interface WebhookServerOptions {
   shutdownTimeoutMs: number;
   /** Server logs (pino); stdout stays the audit log's. */
   logger: Logger;
-  /** Overrides `kubeConfig` as the source of a namespace's StatefulSets (tests). */
-  statefulSets?: AdmissionContext['statefulSets'];
+  /** Overrides `kubeConfig` as the source of a namespace's StatefulSets and Services (tests). */
+  releaseObjects?: AdmissionContext['releaseObjects'];
   /** Replaces the mutation core (tests: slow or failing cores). */
   mutate?: AdmissionContext['mutate'];
   tlsPollIntervalMs?: number;
@@ -172,8 +172,10 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       : 'namespace annotations off: no --kubeconfig, no KUBECONFIG and not in a cluster',
   );
   cache?.start();
-  if (options.kubeConfig && !options.statefulSets) {
-    log.info("a client Service's release StatefulSets are read live from the cluster when it is admitted");
+  if (options.kubeConfig && !options.releaseObjects) {
+    log.info(
+      "a client Service's release StatefulSets and Services are read live from the cluster when it is admitted",
+    );
   }
 
   let draining = false;
@@ -190,10 +192,10 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
         ...(options.ownNamespace ? [options.ownNamespace] : []),
       ]),
       mutate: options.mutate ?? mutateObject,
-      ...(options.statefulSets
-        ? { statefulSets: options.statefulSets }
+      ...(options.releaseObjects
+        ? { releaseObjects: options.releaseObjects }
         : options.kubeConfig
-          ? { statefulSets: kubeStatefulSets(options.kubeConfig, log) }
+          ? { releaseObjects: kubeReleaseObjects(options.kubeConfig, log) }
           : {}),
     },
     audit,

@@ -30,7 +30,10 @@ if (missing !== undefined) {
       const apiVersion = index % 2 === 0 ? 'admission.k8s.io/v1' : 'admission.k8s.io/v1beta1';
       const objects = chart.objects.filter((o) => o !== null && typeof o === 'object');
       for (const object of objects) {
-        const [cli] = mutateManifests(stringify(object), { defaults: {}, namespaceAnnotations: {} });
+        const [cli] = mutateManifests(stringify(object, { version: '1.1' }), {
+          defaults: {},
+          namespaceAnnotations: {},
+        });
         if (!cli) throw new Error('no document');
         const expected = applyResult(cli);
         const what = `${(object as { kind: string }).kind} ${(object as { metadata: { name: string } }).metadata.name}`;
@@ -73,10 +76,10 @@ if (missing !== undefined) {
   for (const chart of charts) {
     t.test(`${chart.name}: Services with the release's StatefulSets in the cluster`, async (t) => {
       const whole = mutateManifests(chart.text, { defaults: {}, namespaceAnnotations: {} });
-      const live = whole
-        .filter((d) => (d.object as { kind?: string } | null)?.kind === 'StatefulSet')
-        .map(applyResult);
-      const { app } = await testApp({ statefulSets: () => Promise.resolve(live) });
+      const live = (kind: string): unknown[] =>
+        whole.filter((d) => (d.object as { kind?: string } | null)?.kind === kind).map(applyResult);
+      const objects = { statefulSets: live('StatefulSet'), services: live('Service') };
+      const { app } = await testApp({ releaseObjects: () => Promise.resolve(objects) });
       for (const document of whole.filter(
         (d) => (d.object as { kind?: string } | null)?.kind === 'Service',
       )) {

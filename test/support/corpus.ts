@@ -36,7 +36,8 @@ export function renderedCharts(): RenderedChart[] {
     .map((file) => {
       const path = join(RENDERED_DIR, file);
       const text = readFileSync(path, 'utf8');
-      const objects = parseAllDocuments(text).map((d) => d.toJS() as unknown);
+      // YAML 1.1, as Kubernetes reads manifests (`0755` is octal).
+      const objects = parseAllDocuments(text, { version: '1.1' }).map((d) => d.toJS() as unknown);
       return { name: file.replace(/\.yaml$/, ''), path, text, objects };
     });
 }

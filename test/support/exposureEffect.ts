@@ -60,7 +60,7 @@ export function checkExposureEffect(
 ): void {
   const documents = mutateManifests(text, options);
   const output = renderManifests(documents);
-  const mutated = parseAllDocuments(output).map((d) => d.toJS() as unknown);
+  const mutated = parseAllDocuments(output, { version: '1.1' }).map((d) => d.toJS() as unknown);
   t.equal(mutated.length, objects.length, 'mutate keeps every document');
 
   const stsPairs = documents

@@ -121,3 +121,44 @@ t.test('the client Service is left alone when its brokers cannot be exposed', (t
   t.equal(renderManifests(documents), input, 'output is the input');
   t.end();
 });
+
+t.test(
+  'manifests are read as YAML 1.1, as kubectl and Helm read them: 0755 stays octal',
+  { skip: missing },
+  (t) => {
+    const out = cli(['mutate', '-f', join(RENDERED_DIR, 'bitnami-kafka-12.9.5.default.yaml')]).stdout;
+    const sts = parseAllDocuments(out, { version: '1.1' })
+      .map(
+        (d) =>
+          d.toJS() as {
+            kind?: string;
+            spec?: { template: { spec: { volumes?: { configMap?: { defaultMode?: number } }[] } } };
+          } | null,
+      )
+      .find((o) => o?.kind === 'StatefulSet' && o.spec?.template.spec.volumes?.some((v) => v.configMap));
+    const modes = sts?.spec?.template.spec.volumes?.flatMap((v) =>
+      v.configMap?.defaultMode === undefined ? [] : [v.configMap.defaultMode],
+    );
+    t.same(modes, [0o755]);
+    t.end();
+  },
+);
+
+t.test(
+  "a client Service admitted before its StatefulSet is left to the chart's own per-broker NodePorts",
+  { skip: missing },
+  (t) => {
+    const text = readFileSync(join(RENDERED_DIR, 'bitnami-kafka-14.8.1_extNodePort_useHostIPs.yaml'), 'utf8');
+    const servicesOnly = text
+      .split(/^(?=---)/m)
+      .filter((doc) => /^kind: Service$/m.test(doc))
+      .join('');
+    const documents = mutateManifests(servicesOnly, { defaults: {}, namespaceAnnotations: {} });
+    const client = documents.find(
+      (d) => (d.object as { metadata?: { name?: string } }).metadata?.name === 'my-kafka',
+    );
+    t.equal(client?.result.reason, 'already-exposed');
+    t.equal(renderManifests(documents), servicesOnly, 'nothing changes');
+    t.end();
+  },
+);

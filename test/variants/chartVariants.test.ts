@@ -163,7 +163,7 @@ else {
         ['template', 'my-kafka', join(CHARTS_DIR, variant.chart), '--namespace', 'kafka', ...variant.values],
         { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
       );
-      const objects = parseAllDocuments(text).map((d) => d.toJS() as unknown);
+      const objects = parseAllDocuments(text, { version: '1.1' }).map((d) => d.toJS() as unknown);
       checkExposureEffect(t, text, objects, variant.expect);
       checkSecondPassIsEmpty(t, text);
       t.end();
