@@ -15,8 +15,6 @@ export interface LoadJob {
   bodies: string[];
   connections: number;
   durationSec: number;
-  /** Open-loop rate over all connections (requests per second); absent: closed loop. */
-  overallRate?: number;
 }
 
 export interface LatencySummary {
@@ -95,7 +93,6 @@ function runJob(job: LoadJob): Promise<LoadResult> {
         connections: job.connections,
         pipelining: 1,
         duration: job.durationSec,
-        ...(job.overallRate === undefined ? {} : { overallRate: job.overallRate }),
         timeout: 10,
         requests: job.bodies.map((body) => ({
           method: 'POST' as const,
