@@ -9,7 +9,7 @@
  */
 import type { RawConfig } from '../core/config.ts';
 import { isRecord, type KubeObject, type StatefulSet } from '../core/kubeTypes.ts';
-import { brokerContextFor, type BrokerDecision } from '../core/releaseBrokers.ts';
+import { brokerContextFor, type BrokerContext, type BrokerDecision } from '../core/releaseBrokers.ts';
 import type { MutationInput } from '../core/mutateObject.ts';
 import type { Decision, MutationResult } from '../core/result.ts';
 import {
@@ -37,6 +37,8 @@ export interface AdmissionContext {
    * Service can follow its release's brokers. Must not throw; empty lists mean "unknown".
    */
   releaseObjects?: (namespace: string) => Promise<ReleaseObjects>;
+  /** How long to wait before a second look when the first finds nothing of the release (0: none). */
+  releaseSettleMs?: number;
 }
 
 export interface ReleaseObjects {
@@ -102,12 +104,22 @@ async function decide(request: AdmissionRequest, context: AdmissionContext): Pro
     // Only a Kafka Service we would change (or leave for the chart) costs an API call. Its answer
     // depends on the release's brokers: which port their exposed listener binds, or that they are
     // not exposed at all.
-    const live = await context.releaseObjects(namespace);
-    const brokers: BrokerDecision[] = [];
-    for (const sts of live.statefulSets) {
-      brokers.push({ sts: sts as StatefulSet, result: await context.mutate({ ...base, object: sts }) });
+    const lookup = async (): Promise<BrokerContext> => {
+      const live = await context.releaseObjects?.(namespace);
+      const brokers: BrokerDecision[] = [];
+      for (const sts of live?.statefulSets ?? []) {
+        brokers.push({ sts: sts as StatefulSet, result: await context.mutate({ ...base, object: sts }) });
+      }
+      return brokerContextFor(object, brokers, live?.services ?? []);
+    };
+    let brokerContext = await lookup();
+    const settleMs = context.releaseSettleMs ?? 0;
+    if (Object.keys(brokerContext).length === 0 && settleMs > 0) {
+      // Nothing of the release in view yet: Helm creates a kind's objects in parallel, so the
+      // chart's own per-broker Services may be a few milliseconds behind this one. Look once more.
+      await new Promise((resolve) => setTimeout(resolve, settleMs));
+      brokerContext = await lookup();
     }
-    const brokerContext = brokerContextFor(object, brokers, live.services);
     if (Object.keys(brokerContext).length > 0) result = await context.mutate({ ...base, ...brokerContext });
   }
   if (result.decision === 'mutated' && context.namespaces.enabled && !context.namespaces.ready) {

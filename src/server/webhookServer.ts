@@ -29,6 +29,12 @@ import { drain, trackSockets, type DrainResult } from './shutdown.ts';
 import { TlsReloader, type TlsFiles } from './tlsReloader.ts';
 
 /** Where `--self-managed-certs` keeps its certificates (see selfManagedCerts.ts). */
+/**
+ * A second look at a release that showed nothing yet: Helm creates one kind's objects in parallel,
+ * so per-broker Services admitted alongside the client Service need a moment to be listable.
+ */
+const RELEASE_SETTLE_MS = 500;
+
 export interface SelfManagedCertsConfig {
   namespace: string;
   secretName: string;
@@ -195,7 +201,10 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       ...(options.releaseObjects
         ? { releaseObjects: options.releaseObjects }
         : options.kubeConfig
-          ? { releaseObjects: kubeReleaseObjects(options.kubeConfig, log) }
+          ? {
+              releaseObjects: kubeReleaseObjects(options.kubeConfig, log),
+              releaseSettleMs: RELEASE_SETTLE_MS,
+            }
           : {}),
     },
     audit,
