@@ -11,6 +11,7 @@ import type { PodSpec, StatefulSet } from '../../src/core/kubeTypes.ts';
 import { startBroker } from '../support/containerStart.ts';
 import type { Cluster, FakeNode } from './cluster.ts';
 import { getObject, listObjects, type KubeObj } from './storedObjects.ts';
+import { addressPort, listenerEntries } from '../support/exposureEffect.ts';
 
 export const STATUS_ANNOTATION = 'kafka-nodeport-injector/status';
 export const BROKER_GROUP_LABEL = 'kafka-nodeport-injector/broker-group';
@@ -141,24 +142,6 @@ export function statusAnnotation(o: KubeObj): { nodePort?: number; listener?: st
   return raw === undefined ? undefined : (JSON.parse(raw) as { nodePort?: number; listener?: string });
 }
 
-interface Entry {
-  name: string;
-  address: string;
-}
-
-/** `A://h:1,B://h:2` after the shell has run: no nested commas. */
-function entries(list: string): Entry[] {
-  return list
-    .split(',')
-    .filter((e) => e !== '')
-    .map((e) => {
-      const [name = '', address = ''] = e.split('://');
-      return { name, address };
-    });
-}
-
-const portOf = (address: string): number => Number(address.slice(address.lastIndexOf(':') + 1));
-
 /** `$(MY_HOST_IP)` only expands from an earlier env entry: every reference must come after the definition. */
 function assertDownwardEnv(podName: string, spec: PodSpec): void {
   for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
@@ -283,7 +266,7 @@ export async function assertExposed(
     assert.ok(renderedSts, `the chart rendered StatefulSet ${pod.sts}`);
     const before = startBroker(rendered, renderedSts, pod.ordinal, facts);
 
-    const advertised = entries(started.advertised);
+    const advertised = listenerEntries(started.advertised);
     const want = `${pod.hostIP}:${expect.nodePort}`;
     const outside = advertised.filter((e) => e.address === want);
     assert.equal(
@@ -295,13 +278,13 @@ export async function assertExposed(
     listener ||= name;
     assert.deepEqual(
       advertised.filter((e) => e.name !== name),
-      entries(before.advertised).filter((e) => e.name !== name),
+      listenerEntries(before.advertised).filter((e) => e.name !== name),
       `${pod.name}: every other listener as the chart rendered it`,
     );
     endpoints.add(want);
     lines.push(`${pod.name}@${pod.nodeName}: ${name}://${want}`);
 
-    const bound = entries(started.listeners).find((e) => e.name === name);
+    const bound = listenerEntries(started.listeners).find((e) => e.name === name);
     assert.ok(bound, `${pod.name}: listener ${name} is bound: ${started.listeners}`);
     const target: number | string = servicePort.targetPort ?? servicePort.port;
     const targetNumber: number | undefined =
@@ -310,7 +293,7 @@ export async function assertExposed(
         : pod.spec.containers.flatMap((c) => c.ports ?? []).find((p) => p.name === target)?.containerPort;
     assert.equal(
       targetNumber,
-      portOf(bound.address),
+      addressPort(bound.address),
       `Service ${clientService} routes nodePort ${expect.nodePort} to ${name}'s port (targetPort ${String(target)})`,
     );
   }

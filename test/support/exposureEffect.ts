@@ -15,13 +15,13 @@ export const NODE_PORT = 31980;
 export const MUTATE_OPTIONS = { defaults: { 'node-selector': 'runapp=kafka' }, namespaceAnnotations: {} };
 const options = MUTATE_OPTIONS;
 
-interface Entry {
+export interface ListenerEntry {
   name: string;
   address: string;
 }
 
 /** Independent of the core's parser: after the shell has run, entries hold no nested commas. */
-function entries(list: string): Entry[] {
+export function listenerEntries(list: string): ListenerEntry[] {
   return list
     .split(',')
     .filter((e) => e !== '')
@@ -31,7 +31,7 @@ function entries(list: string): Entry[] {
     });
 }
 
-function port(address: string): number {
+export function addressPort(address: string): number {
   return Number(address.slice(address.lastIndexOf(':') + 1));
 }
 
@@ -94,7 +94,7 @@ export function checkExposureEffect(
       };
       const before = startBroker(objects, original, ordinal, facts);
       const started = startBroker(mutated, after, ordinal, facts);
-      const advertised = entries(started.advertised);
+      const advertised = listenerEntries(started.advertised);
       const outside = advertised.filter((e) => e.address === `${facts.hostIP}:${String(NODE_PORT)}`);
       t.equal(
         outside.length,
@@ -105,13 +105,13 @@ export function checkExposureEffect(
       endpoints.add(outside[0]?.address ?? '');
       t.same(
         advertised.filter((e) => e.name !== name),
-        entries(before.advertised).filter((e) => e.name !== name),
+        listenerEntries(before.advertised).filter((e) => e.name !== name),
         `broker ${String(ordinal)}: every other listener unchanged`,
       );
 
-      const bound = entries(started.listeners).find((e) => e.name === name);
+      const bound = listenerEntries(started.listeners).find((e) => e.name === name);
       t.ok(bound, `listener ${name} is bound: ${started.listeners}`);
-      const bindPort = port(bound?.address ?? '');
+      const bindPort = addressPort(bound?.address ?? '');
       const labels: Record<string, string> = after.spec.template.metadata?.labels ?? {};
       const services: Service[] = kind<Service>(mutated, 'Service').filter(
         (s) => selects(s.spec.selector, labels) && s.spec.ports?.some((p) => p.nodePort === NODE_PORT),
