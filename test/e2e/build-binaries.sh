@@ -10,11 +10,13 @@
 #
 # stdout: exactly one line, the directory that holds (symlinks to) every binary:
 #   BIN_DIR=$(test/e2e/build-binaries.sh)
-# stderr: progress and per-binary timings.
+# stderr: one progress line per tool (what, version, cached or built, seconds).
 #
 # Options:
+#   --check        build nothing: print the directory if every tool is cached and complete,
+#                  else exit 3 naming what is missing (what tests call; `npm run setup` builds)
 #   --force        rebuild even when the cache is complete
-#   --only TOOL    build only TOOL (kubernetes|etcd|kwok|helm); may be repeated
+#   --only TOOL    build only TOOL (kubernetes|etcd|kwok|helm|helm4); may be repeated
 #   -h|--help
 set -euo pipefail
 
@@ -23,15 +25,17 @@ TOOLS_DIR=$HERE/tools
 CACHE_DIR=${KNI_CACHE_DIR:-${HOME:-/root}/.cache/kafka-nodeport-injector}
 BIN_ROOT=$CACHE_DIR/bin
 # Bump when the build recipe (flags, file layout) changes: invalidates the cache.
-RECIPE_REV=1
+RECIPE_REV=2
 
+CHECK=0
 FORCE=0
 ONLY=()
 while [ $# -gt 0 ]; do
   case "$1" in
+    --check) CHECK=1 ;;
     --force) FORCE=1 ;;
     --only) shift; ONLY+=("${1:?--only needs a tool name}") ;;
-    -h|--help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "build-binaries.sh: unknown argument: $1" >&2; exit 2 ;;
   esac
   shift
@@ -50,7 +54,8 @@ export GOFLAGS="-trimpath -buildvcs=false -mod=readonly"
 
 # Required version of module $2 in $1/go.mod (ignores replace lines).
 mod_version() {
-  awk -v m="$2" '($1 == m && $2 ~ /^v[0-9]/) { print $2; exit }' "$1/go.mod"
+  awk -v m="$2" '($1 == m && $2 ~ /^v[0-9]/) { print $2; exit }
+                ($1 == "require" && $2 == m && $3 ~ /^v[0-9]/) { print $3; exit }' "$1/go.mod"
 }
 
 selected() {
@@ -86,30 +91,49 @@ K8S_VERSION=$(mod_version "$TOOLS_DIR/k8s" k8s.io/kubernetes)
 ETCD_VERSION=$(mod_version "$TOOLS_DIR/etcd" go.etcd.io/etcd/server/v3)
 KWOK_VERSION=$(mod_version "$TOOLS_DIR/kwok" sigs.k8s.io/kwok)
 HELM_VERSION=$(mod_version "$TOOLS_DIR/helm" helm.sh/helm/v3)
-for v in K8S_VERSION ETCD_VERSION KWOK_VERSION HELM_VERSION; do
+HELM4_VERSION=$(mod_version "$TOOLS_DIR/helm4" helm.sh/helm/v4)
+for v in K8S_VERSION ETCD_VERSION KWOK_VERSION HELM_VERSION HELM4_VERSION; do
   [ -n "${!v}" ] || die "cannot read $v from $TOOLS_DIR/*/go.mod"
 done
 
+# The Go toolchain is part of every cache key: a new Go rebuilds everything.
+GO_VERSION=""
+go_version() {
+  if [ -z "$GO_VERSION" ]; then
+    need_go
+    GO_VERSION=$(go env GOVERSION)
+  fi
+  printf '%s' "$GO_VERSION"
+}
+
 input_hash() { # $1 = tool module dir, rest = extra strings that affect the output
   local dir=$1; shift
-  { cat "$dir/go.mod" "$dir/go.sum"; printf '%s\n' "$RECIPE_REV" "$@"; } | sha256sum | cut -c1-16
+  { cat "$dir/go.mod" "$dir/go.sum"; printf '%s\n' "$RECIPE_REV" "$(go_version)" "$@"; } | sha256sum | cut -c1-16
 }
+
+MISSING_TOOLS=()
 
 # build_tool NAME VERSION MODDIR LDFLAGS PKG... ; writes $BIN_ROOT/NAME-VERSION/
 build_tool() {
   local name=$1 version=$2 moddir=$3 ldflags=$4; shift 4
   local out=$BIN_ROOT/$name-$version
+  local t0; t0=$(now)
   local hash; hash=$(input_hash "$moddir" "$ldflags" "$@")
+  # .stamp is written last inside the temporary directory, and the directory is renamed into
+  # place only when complete: a build killed midway leaves no stamp, so it is never used.
   if [ "$FORCE" = 0 ] && [ -f "$out/.stamp" ] && [ "$(cat "$out/.stamp")" = "$hash" ]; then
-    log "$name $version: cached in $out"
+    log "$name $version: cached ($(elapsed "$t0")s)"
     return 0
   fi
-  need_go
-  log "$name $version: building into $out ($(go version | awk '{print $3}'), -p 2)"
+  if [ "$CHECK" = 1 ]; then
+    MISSING_TOOLS+=("$name $version")
+    return 0
+  fi
+  log "$name $version: building into $out ($(go_version), -p 2)"
+  rm -rf "$out".tmp.*   # left by a killed build (we hold the lock)
   local tmp="$out.tmp.$$"
-  rm -rf "$tmp"; mkdir -p "$tmp"
-  local t0 pkg bin t
-  t0=$(now)
+  mkdir -p "$tmp"
+  local pkg bin t
   for pkg in "$@"; do
     bin=${pkg##*/}
     # etcd's main package is the module root go.etcd.io/etcd/server/v3
@@ -138,13 +162,14 @@ build_tool() {
   echo "$hash" > "$tmp/.stamp"
   rm -rf "$out"
   mv "$tmp" "$out"
-  log "$name $version: done in $(elapsed "$t0")s"
+  log "$name $version: built ($(elapsed "$t0")s)"
 }
 
-ensure_host_tools
+[ "$CHECK" = 1 ] || ensure_host_tools
 mkdir -p "$BIN_ROOT"
-# Serialise concurrent runs (two CI jobs / a test and a developer) on one machine.
-if command -v flock >/dev/null 2>&1; then
+# Serialise concurrent builds (two CI jobs / a test and a developer) on one machine. A check
+# needs no lock: it only reads stamps, and a tool directory appears by an atomic rename.
+if [ "$CHECK" = 0 ] && command -v flock >/dev/null 2>&1; then
   exec 9>"$BIN_ROOT/.lock"
   if ! flock -n 9; then
     log "another build holds $BIN_ROOT/.lock; waiting"
@@ -190,8 +215,19 @@ if selected helm; then
   build_tool helm "$HELM_VERSION" "$TOOLS_DIR/helm" "$HLD" helm.sh/helm/v3/cmd/helm
 fi
 
+if selected helm4; then
+  # Helm 4 reads its default .Capabilities.KubeVersion from client-go at run time.
+  H4LD="-s -w -X helm.sh/helm/v4/internal/version.version=$HELM4_VERSION"
+  H4LD="$H4LD -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
+  build_tool helm4 "$HELM4_VERSION" "$TOOLS_DIR/helm4" "$H4LD" helm.sh/helm/v4/cmd/helm
+fi
+
+if [ ${#MISSING_TOOLS[@]} -gt 0 ]; then
+  die "not built: ${MISSING_TOOLS[*]} (in $BIN_ROOT). Run \`npm run setup\` first."
+fi
+
 # ---- one directory with every binary (symlinks), keyed by the version set ----
-SET_DIR=$BIN_ROOT/e2e-kubernetes-$K8S_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION-helm-$HELM_VERSION
+SET_DIR=$BIN_ROOT/e2e-kubernetes-$K8S_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION-helm-$HELM_VERSION-helm4-$HELM4_VERSION
 mkdir -p "$SET_DIR"
 link() { # $1 = tool dir name, $2 = file
   local src=$BIN_ROOT/$1/$2
@@ -203,13 +239,15 @@ link "etcd-$ETCD_VERSION" etcd
 link "kwok-$KWOK_VERSION" kwok
 link "kwok-$KWOK_VERSION" kwok-stages.yaml
 link "helm-$HELM_VERSION" helm
+# Helm 4's binary is also called helm; the set names it helm4.
+[ -e "$BIN_ROOT/helm4-$HELM4_VERSION/helm" ] && ln -sfn "../helm4-$HELM4_VERSION/helm" "$SET_DIR/helm4"
 
 missing=()
-for b in kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kwok-stages.yaml helm; do
+for b in kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kwok-stages.yaml helm helm4; do
   [ -e "$SET_DIR/$b" ] || missing+=("$b")
 done
 if [ ${#missing[@]} -gt 0 ] && [ ${#ONLY[@]} -eq 0 ]; then
   die "missing after build: ${missing[*]}"
 fi
-log "all done in $(elapsed "$T_ALL")s; binaries in $SET_DIR"
+[ "$CHECK" = 1 ] || log "all done in $(elapsed "$T_ALL")s; binaries in $SET_DIR"
 echo "$SET_DIR"

@@ -323,11 +323,13 @@ const REQUIRED_BINARIES = [
   'kwok',
   'kwok-stages.yaml',
   'helm',
+  'helm4',
 ] as const;
 
 /**
- * Make sure the binaries exist (build them with build-binaries.sh if needed; a warm run takes
- * well under a second) and return the directory that holds them.
+ * The directory that holds the binaries `npm run setup` built. Builds nothing: when a binary is
+ * missing or stale this throws at once, naming the set-up command (a cold build takes minutes
+ * and must not run inside a test's timeout).
  */
 export async function ensureBinaries(log: (msg: string) => void = defaultLog): Promise<string> {
   const fromEnv = process.env['KNI_E2E_BIN_DIR'];
@@ -335,22 +337,19 @@ export async function ensureBinaries(log: (msg: string) => void = defaultLog): P
     checkBinDir(fromEnv);
     return fromEnv;
   }
-  const started = Date.now();
-  const stdout = await new Promise<string>((resolve, reject) => {
-    // stderr (progress, per-binary timings) goes straight to ours: a cold build is long.
-    const child = spawn('bash', [BUILD_SCRIPT], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const chunks: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => chunks.push(b));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code === 0) resolve(Buffer.concat(chunks).toString('utf8'));
-      else reject(new Error(`${BUILD_SCRIPT} exited with ${code}`));
-    });
-  });
-  const dir = stdout.trim().split('\n').at(-1) ?? '';
+  const dir = await binaryDir();
   checkBinDir(dir);
-  log(`binaries ready in ${dir} (${((Date.now() - started) / 1000).toFixed(1)}s)`);
+  log(`binaries in ${dir}`);
   return dir;
+}
+
+/** `build-binaries.sh --check`: the binary directory, or an error naming `npm run setup`. */
+export async function binaryDir(): Promise<string> {
+  const r = await run('bash', [BUILD_SCRIPT, '--check']);
+  if (r.code !== 0) {
+    throw new Error(`control-plane binaries are not set up: ${r.stderr.trim()}`);
+  }
+  return r.stdout.trim().split('\n').at(-1) ?? '';
 }
 
 function checkBinDir(dir: string): void {

@@ -6,7 +6,12 @@
 #   * kcat, iptables, iproute2 (ip netns) and util-linux (unshare) from Debian, when missing.
 # A warm run (jars present, tools present) does no network access at all.
 # Prints, as its last line: KAFKA_LIBS=<dir with the jars>
+#   --check   install nothing: exit 3 naming what is missing (what the test calls;
+#             `npm run setup` installs)
 set -euo pipefail
+
+CHECK=0
+[[ "${1:-}" == --check ]] && CHECK=1
 
 KAFKA_VERSION="${KNI_KAFKA_VERSION:-3.9.1}"
 SCALA_VERSION="${KNI_SCALA_VERSION:-2.13}"
@@ -18,6 +23,10 @@ LIBS="$DEST/libs"
 STAMP="$DEST/.complete"
 
 log() { printf '[install] %s\n' "$*" >&2; }
+not_installed() {
+  log "not installed: $* — run \`npm run setup\` first"
+  exit 3
+}
 
 # ---------- Debian tools ----------
 need_pkgs=()
@@ -28,6 +37,7 @@ command -v unshare >/dev/null 2>&1 || need_pkgs+=(util-linux)
 command -v java >/dev/null 2>&1 || need_pkgs+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || need_pkgs+=(maven)
 if ((${#need_pkgs[@]})); then
+  ((CHECK)) && not_installed "Debian packages ${need_pkgs[*]}"
   if [[ "$(id -u)" != 0 ]]; then
     log "missing ${need_pkgs[*]} and not root: cannot apt-get install"
     exit 1
@@ -41,13 +51,8 @@ if ((${#need_pkgs[@]})); then
 fi
 
 # ---------- Kafka jars ----------
-if [[ -f "$STAMP" ]] && ls "$LIBS"/kafka_"$SCALA_VERSION"-"$KAFKA_VERSION".jar >/dev/null 2>&1; then
-  log "cached: $LIBS"
-else
-  log "fetching org.apache.kafka:kafka_$SCALA_VERSION:$KAFKA_VERSION (+zookeeper, kafka-tools, slf4j-reload4j) from Maven Central"
-  rm -rf "$DEST.tmp"
-  mkdir -p "$DEST.tmp"
-  cat >"$DEST.tmp/pom.xml" <<POM
+POM=$(
+  cat <<POM
 <project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
   <groupId>local.kafka-nodeport-injector</groupId>
@@ -65,12 +70,25 @@ else
   </dependencies>
 </project>
 POM
+)
+# The stamp holds the hash of everything that decides the jar set (the pom names every version).
+# It is written inside the temporary directory before the rename, so an interrupted fetch
+# leaves no stamp and is fetched again.
+KEY=$(printf '%s\n' "$POM" | sha256sum | cut -c1-16)
+if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$KEY" ]]; then
+  log "cached: $LIBS"
+else
+  ((CHECK)) && not_installed "Kafka $KAFKA_VERSION jars in $LIBS"
+  log "fetching org.apache.kafka:kafka_$SCALA_VERSION:$KAFKA_VERSION (+zookeeper, kafka-tools, slf4j-reload4j) from Maven Central"
+  rm -rf "$DEST.tmp"
+  mkdir -p "$DEST.tmp"
+  printf '%s\n' "$POM" >"$DEST.tmp/pom.xml"
   mvn -B -q -Dstyle.color=never -f "$DEST.tmp/pom.xml" \
     -Dmaven.repo.local="$CACHE_DIR/m2" \
     dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$DEST.tmp/libs" >&2
+  echo "$KEY" >"$DEST.tmp/.complete"
   rm -rf "$DEST"
   mv "$DEST.tmp" "$DEST"
-  touch "$STAMP"
   log "installed $(ls "$LIBS" | wc -l) jars into $LIBS"
 fi
 
