@@ -4,10 +4,7 @@
  */
 import fastJsonPatch from 'fast-json-patch';
 import { parseAllDocuments, stringify } from 'yaml';
-import type { RawConfig } from '../core/config.ts';
-import { isRecord, type StatefulSet } from '../core/kubeTypes.ts';
-import { mutateObject } from '../core/mutateObject.ts';
-import { brokerContextFor, type BrokerContext } from '../core/releaseBrokers.ts';
+import { mutateRelease, type ReleaseOptions } from '../core/release.ts';
 import type { MutationResult } from '../core/result.ts';
 
 export interface ManifestDocument {
@@ -17,40 +14,26 @@ export interface ManifestDocument {
   result: MutationResult;
 }
 
-export interface MutationOptions {
-  defaults: RawConfig;
-  namespaceAnnotations: Record<string, string>;
-}
+export type MutationOptions = ReleaseOptions;
 
-export function mutateManifests(text: string, options: MutationOptions): ManifestDocument[] {
+/** Parse a multi-document manifest, YAML 1.1 as kubectl and Helm read it. */
+export function parseManifests(text: string): { source: string; object: unknown }[] {
   // YAML 1.1, as kubectl and Helm read manifests: `defaultMode: 0755` is octal 493, not 755.
   const documents = parseAllDocuments(text, { version: '1.1' });
-  const parsed = documents.map((doc) => {
+  return documents.map((doc) => {
     if (doc.errors.length > 0) throw new Error(`invalid YAML: ${doc.errors[0]?.message ?? ''}`);
     const [start, , end] = doc.range;
     return { source: text.slice(start, end), object: doc.toJS() as unknown };
   });
-  const run = (object: unknown, context: BrokerContext = {}): MutationResult =>
-    mutateObject({
-      object,
-      defaults: options.defaults,
-      namespaceAnnotations: options.namespaceAnnotations,
-      ...context,
-    });
-  // StatefulSets first: a Service's target port comes from the broker it selects.
-  const results = parsed.map(({ object }) =>
-    isRecord(object) && object.kind === 'StatefulSet' ? run(object) : undefined,
+}
+
+export function mutateManifests(text: string, options: MutationOptions): ManifestDocument[] {
+  const parsed = parseManifests(text);
+  const results = mutateRelease(
+    parsed.map(({ object }) => object),
+    options,
   );
-  const brokers = parsed.flatMap(({ object }, i) => {
-    const result = results[i];
-    return result ? [{ sts: object as StatefulSet, result }] : [];
-  });
-  const services = parsed.map(({ object }) => object).filter((o) => isRecord(o) && o.kind === 'Service');
-  return parsed.map(({ source, object }, i) => ({
-    source,
-    object,
-    result: results[i] ?? run(object, brokerContextFor(object, brokers, services)),
-  }));
+  return parsed.map(({ source, object }, i) => ({ source, object, result: results[i] as MutationResult }));
 }
 
 /** The object after its patch. */

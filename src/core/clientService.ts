@@ -8,7 +8,7 @@ import type { Service, ServicePort } from './kubeTypes.ts';
 import { pointer, PatchBuilder } from './patchBuilder.ts';
 import { isZookeeper } from './recognizeKafka.ts';
 import { exposedResult, outcome, type MutationResult } from './result.ts';
-import type { BrokerContext } from './releaseBrokers.ts';
+import type { BrokerContext } from './release.ts';
 import { ensureStatusAnnotation } from './statusAnnotation.ts';
 
 /** Where the exposed listener listens, when the broker StatefulSet is known. */
@@ -70,6 +70,13 @@ export function mutateClientService(
 ): MutationResult {
   const why = notClientService(service);
   if (why) return outcome('unchanged', 'not-client-service', `not the client Service: ${why}`);
+  if (brokers?.selectsNoBroker) {
+    return outcome(
+      'unchanged',
+      'not-client-service',
+      `not a broker client Service: ${brokers.selectsNoBroker}`,
+    );
+  }
   if (brokers?.brokersNotExposed) {
     const { reason, message } = brokers.brokersNotExposed;
     return outcome('unchanged', reason, `its brokers are not exposed: ${message}`);

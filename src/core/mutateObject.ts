@@ -15,7 +15,7 @@ import { isRecord, type KubeObject } from './kubeTypes.ts';
 import { mutateStatefulSet } from './mutateStatefulSet.ts';
 import { checkService, checkStatefulSet } from './objectShape.ts';
 import { isKafkaStatefulSet } from './recognizeKafka.ts';
-import type { BrokerContext } from './releaseBrokers.ts';
+import type { BrokerContext } from './release.ts';
 import { outcome, type MutationResult } from './result.ts';
 
 /**

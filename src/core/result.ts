@@ -16,6 +16,7 @@ export type Reason =
   | 'invalid-object'
   | 'opted-out'
   | 'invalid-config'
+  | 'release-unreadable'
   | 'internal-error';
 
 export interface MutationResult {

@@ -8,9 +8,9 @@
  * admits the object unchanged (SPEC §3: a bug must never block an install).
  */
 import type { RawConfig } from '../core/config.ts';
-import { isRecord, type KubeObject, type StatefulSet } from '../core/kubeTypes.ts';
-import { brokerContextFor, type BrokerContext, type BrokerDecision } from '../core/releaseBrokers.ts';
+import { isRecord, type KubeObject } from '../core/kubeTypes.ts';
 import type { MutationInput } from '../core/mutateObject.ts';
+import { serviceContext } from '../core/release.ts';
 import type { Decision, MutationResult } from '../core/result.ts';
 import {
   deniedStatus,
@@ -19,6 +19,7 @@ import {
   type AdmissionResponse,
 } from './admissionReview.ts';
 import { auditAnnotations, truncate, type AuditRecord } from './audit.ts';
+import { ReleaseUnavailable, type ReleaseLookup } from './kubeRelease.ts';
 import type { NamespaceAnnotationLookup } from './namespaceCache.ts';
 
 /** SPEC §2: never mutated, whatever their labels say. */
@@ -33,17 +34,10 @@ export interface AdmissionContext {
   /** The mutation core (`mutateObject`); tests substitute a slow or throwing one. */
   mutate: (input: MutationInput) => MutationResult | Promise<MutationResult>;
   /**
-   * Optional: the StatefulSets and Services of a namespace as the cluster has them, so a client
-   * Service can follow its release's brokers. Must not throw; empty lists mean "unknown".
+   * Optional: the release a Service belongs to (Helm's release record, else the cluster), so a
+   * client Service follows its release's brokers. Throws `ReleaseUnavailable` only.
    */
-  releaseObjects?: (namespace: string) => Promise<ReleaseObjects>;
-  /** How long to wait before a second look when the first finds nothing of the release (0: none). */
-  releaseSettleMs?: number;
-}
-
-export interface ReleaseObjects {
-  statefulSets: unknown[];
-  services: unknown[];
+  release?: ReleaseLookup;
 }
 
 export interface AdmissionOutcome {
@@ -96,7 +90,7 @@ async function decide(request: AdmissionRequest, context: AdmissionContext): Pro
   };
   let result = await context.mutate(base);
   if (
-    context.releaseObjects &&
+    context.release &&
     isRecord(object) &&
     object.kind === 'Service' &&
     (result.decision === 'mutated' || result.reason === 'already-exposed')
@@ -104,22 +98,20 @@ async function decide(request: AdmissionRequest, context: AdmissionContext): Pro
     // Only a Kafka Service we would change (or leave for the chart) costs an API call. Its answer
     // depends on the release's brokers: which port their exposed listener binds, or that they are
     // not exposed at all.
-    const lookup = async (): Promise<BrokerContext> => {
-      const live = await context.releaseObjects?.(namespace);
-      const brokers: BrokerDecision[] = [];
-      for (const sts of live?.statefulSets ?? []) {
-        brokers.push({ sts: sts as StatefulSet, result: await context.mutate({ ...base, object: sts }) });
-      }
-      return brokerContextFor(object, brokers, live?.services ?? []);
-    };
-    let brokerContext = await lookup();
-    const settleMs = context.releaseSettleMs ?? 0;
-    if (Object.keys(brokerContext).length === 0 && settleMs > 0) {
-      // Nothing of the release in view yet: Helm creates a kind's objects in parallel, so the
-      // chart's own per-broker Services may be a few milliseconds behind this one. Look once more.
-      await new Promise((resolve) => setTimeout(resolve, settleMs));
-      brokerContext = await lookup();
+    let release;
+    try {
+      release = await context.release(namespace, object);
+    } catch (error) {
+      if (!(error instanceof ReleaseUnavailable)) throw error;
+      return {
+        decision: 'denied',
+        reason: 'release-unreadable',
+        message: `${error.message}; retry`,
+        patch: [],
+      };
     }
+    const options = { defaults: context.defaults, namespaceAnnotations: base.namespaceAnnotations ?? {} };
+    const brokerContext = serviceContext(object, release, options);
     if (Object.keys(brokerContext).length > 0) result = await context.mutate({ ...base, ...brokerContext });
   }
   if (result.decision === 'mutated' && context.namespaces.enabled && !context.namespaces.ready) {

@@ -15,7 +15,7 @@ import { DAY_MS, certificateExpiry, ensureCertificateSet, generateCertificateSet
 import type { RotationPolicy } from './certificateRotation.ts';
 import type { KubeConfigLocation } from './kubeConfig.ts';
 import { kubeNamespaceSource } from './kubeNamespaceSource.ts';
-import { kubeReleaseObjects } from './kubeReleaseObjects.ts';
+import { kubeRelease } from './kubeRelease.ts';
 import type { Logger } from 'pino';
 import { createMetrics, createMetricsServer } from './metrics.ts';
 import {
@@ -29,12 +29,6 @@ import { drain, trackSockets, type DrainResult } from './shutdown.ts';
 import { TlsReloader, type TlsFiles } from './tlsReloader.ts';
 
 /** Where `--self-managed-certs` keeps its certificates (see selfManagedCerts.ts). */
-/**
- * A second look at a release that showed nothing yet: Helm creates one kind's objects in parallel,
- * so per-broker Services admitted alongside the client Service need a moment to be listable.
- */
-const RELEASE_SETTLE_MS = 500;
-
 export interface SelfManagedCertsConfig {
   namespace: string;
   secretName: string;
@@ -74,8 +68,8 @@ export interface WebhookServerOptions {
   shutdownTimeoutMs: number;
   /** Server logs (pino); stdout stays the audit log's. */
   logger: Logger;
-  /** Overrides `kubeConfig` as the source of a namespace's StatefulSets and Services (tests). */
-  releaseObjects?: AdmissionContext['releaseObjects'];
+  /** Overrides `kubeConfig` as the source of a Service's release (tests). */
+  release?: AdmissionContext['release'];
   /** Replaces the mutation core (tests: slow or failing cores). */
   mutate?: AdmissionContext['mutate'];
   tlsPollIntervalMs?: number;
@@ -178,9 +172,9 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       : 'namespace annotations off: no --kubeconfig, no KUBECONFIG and not in a cluster',
   );
   cache?.start();
-  if (options.kubeConfig && !options.releaseObjects) {
+  if (options.kubeConfig && !options.release) {
     log.info(
-      "a client Service's release StatefulSets and Services are read live from the cluster when it is admitted",
+      "a client Service's release is read from its Helm release record (else the namespace's StatefulSets and Services) when it is admitted",
     );
   }
 
@@ -198,13 +192,10 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
         ...(options.ownNamespace ? [options.ownNamespace] : []),
       ]),
       mutate: options.mutate ?? mutateObject,
-      ...(options.releaseObjects
-        ? { releaseObjects: options.releaseObjects }
+      ...(options.release
+        ? { release: options.release }
         : options.kubeConfig
-          ? {
-              releaseObjects: kubeReleaseObjects(options.kubeConfig, log),
-              releaseSettleMs: RELEASE_SETTLE_MS,
-            }
+          ? { release: kubeRelease(options.kubeConfig, log) }
           : {}),
     },
     audit,

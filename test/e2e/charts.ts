@@ -39,6 +39,8 @@ export interface ChartCase {
   harmlessValue: string;
   /** Run upgrade / rollback / uninstall (one chart per wiring family; the rest install + uninstall). */
   lifecycle: boolean;
+  /** Install with Helm 4 (server-side apply) instead of Helm 3. */
+  helm4?: boolean;
 }
 
 export const RELEASE = 'kafka';
@@ -115,7 +117,37 @@ const dedicated = (version: string): ChartCase => ({
   others: [{ name: 'kafka-controller', replicas: 3 }],
 });
 
+/**
+ * The story's own values (../shared/incoming/charts-rendered/bitnami-kafka-12.9.5_seed-outside.yaml):
+ * a user-defined OUTSIDE listener on 9094 advertising one fixed address. The client Service is
+ * created before the StatefulSet, and must still be aimed at OUTSIDE's port.
+ */
+const seedOutside = (version: string, syntax: 'string' | 'list', helm4 = false): ChartCase => {
+  // 12.x takes the lists as one comma-separated string, 21.x as YAML lists.
+  const list = (entries: string[]): string =>
+    syntax === 'list' ? `{${entries.join(',')}}` : entries.join('\\,');
+  return {
+    ...bitnamiEnv(version),
+    variant: helm4 ? 'seed-outside_helm4' : 'seed-outside',
+    values: [
+      'replicaCount=3',
+      `listeners=${list(['INTERNAL://:9093', 'CLIENT://:9092', 'OUTSIDE://:9094'])}`,
+      `advertisedListeners=${list([
+        'INTERNAL://$(MY_POD_NAME).kafka-headless:9093',
+        'CLIENT://$(MY_POD_NAME).kafka-headless:9092',
+        'OUTSIDE://1.1.1.1:9094',
+      ])}`,
+      'listenerSecurityProtocolMap=INTERNAL:PLAINTEXT\\,CLIENT:PLAINTEXT\\,OUTSIDE:PLAINTEXT',
+    ],
+    ...(helm4 ? { helm4 } : {}),
+  };
+};
+
 export const VARIANTS: ChartCase[] = [
+  seedOutside('12.9.5', 'string'),
+  { ...seedOutside('12.9.5', 'string', true), lifecycle: true },
+  seedOutside('21.4.6', 'list'),
+  { ...bitnamiFile('32.4.4', true), variant: 'helm4', helm4: true },
   {
     ...bitnamiEnv('14.8.1'),
     variant: 'extNodePort_useHostIPs',

@@ -142,6 +142,8 @@ export interface Cluster {
   kubectlOk(args: string[], opts?: ExecOptions): Promise<string>;
   /** Like helm(), but throws on a non-zero exit code and returns stdout. */
   helmOk(args: string[], opts?: ExecOptions): Promise<string>;
+  /** helm() with Helm 4 (server-side apply), sharing Helm 3's homes: one release store. */
+  helm4(args: string[], opts?: ExecOptions): Promise<ExecResult>;
   /** `kubectl apply -f -` of a YAML/JSON manifest string. */
   apply(manifest: string): Promise<string>;
   /** Raw authenticated request to the apiserver as admin, e.g. api('GET', '/api/v1/nodes'). */
@@ -1274,6 +1276,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       runOk(bin('kubectl'), args, { ...o, env: toolEnv(o.env) });
     const helmOk = (args: string[], o: ExecOptions = {}): Promise<string> =>
       runOk(bin('helm'), args, { ...o, env: toolEnv(o.env) });
+    const helm4 = (args: string[], o: ExecOptions = {}): Promise<ExecResult> =>
+      run(bin('helm4'), args, { ...o, env: toolEnv(o.env) });
     const metrics = async (): Promise<string> => {
       const r = await api('GET', '/metrics');
       if (r.status !== 200) throw new Error(`GET /metrics: HTTP ${r.status}`);
@@ -1295,6 +1299,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       helm,
       kubectlOk,
       helmOk,
+      helm4,
       apply: (manifest: string) => kubectlOk(['apply', '-f', '-'], { input: manifest }),
       api,
       addNodes,

@@ -265,6 +265,10 @@ async function deleteNamespace(cluster: Cluster, name: string): Promise<void> {
 /** A namespace-safe (RFC 1123 label) form of a case name. */
 const slug = (name: string): string => name.toLowerCase().replace(/[^a-z0-9-]/g, '-');
 
+function helmFor(cluster: Cluster, c: ChartCase): Cluster['helm'] {
+  return c.helm4 === true ? cluster.helm4 : cluster.helm;
+}
+
 async function installChart(
   cluster: Cluster,
   c: ChartCase,
@@ -272,10 +276,10 @@ async function installChart(
   extra: string[] = [],
 ): Promise<{ result: ExecResult; ms: number }> {
   const started = Date.now();
-  const result = await cluster.helm(
-    ['install', RELEASE, chartPath(c), '-n', ns, ...setFlags(c.values), ...extra],
-    { timeoutMs: 180_000 },
-  );
+  const helm = helmFor(cluster, c);
+  const result = await helm(['install', RELEASE, chartPath(c), '-n', ns, ...setFlags(c.values), ...extra], {
+    timeoutMs: 180_000,
+  });
   return { result, ms: Date.now() - started };
 }
 
@@ -570,9 +574,12 @@ async function lifecycleSteps(
   firstPods: BrokerPod[],
 ): Promise<void> {
   const name = caseName(c);
+  // The Helm that installed the release upgrades and rolls it back: with Helm 4 that is
+  // server-side apply, which fails on a field another manager owns.
+  const helm = helmFor(cluster, c);
   const upgrade = async (extra: string[]): Promise<void> => {
     helmOk(
-      await cluster.helm(['upgrade', RELEASE, chartPath(c), '-n', ns, ...setFlags(c.values), ...extra], {
+      await helm(['upgrade', RELEASE, chartPath(c), '-n', ns, ...setFlags(c.values), ...extra], {
         timeoutMs: 180_000,
       }),
       'helm upgrade',
@@ -680,7 +687,7 @@ async function lifecycleSteps(
   );
 
   await check(`${name}: helm rollback to revision 1: still mutated`, async () => {
-    helmOk(await cluster.helm(['rollback', RELEASE, '1', '-n', ns], { timeoutMs: 180_000 }), 'helm rollback');
+    helmOk(await helm(['rollback', RELEASE, '1', '-n', ns], { timeoutMs: 180_000 }), 'helm rollback');
     for (const b of c.brokers) {
       const sts = await getStatefulSet(cluster, ns, b.name);
       assert.equal(

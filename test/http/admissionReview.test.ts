@@ -6,7 +6,9 @@
 import fastJsonPatch from 'fast-json-patch';
 import t from 'tap';
 import { outcome } from '../../src/core/result.ts';
+import { ReleaseUnavailable } from '../../src/server/kubeRelease.ts';
 import { NamespaceCache, type NamespaceEvents } from '../../src/server/namespaceCache.ts';
+import { clientService } from '../support/fixtures.ts';
 import { kafkaStatefulSet, postReview, review, testApp } from './helpers.ts';
 
 t.test('a Kafka StatefulSet is admitted with a JSONPatch that applies cleanly', async (t) => {
@@ -223,4 +225,19 @@ t.test('before the namespace cache is synced, nothing is mutated on guesswork', 
   t.notOk(answer.response.patch, 'no patch');
   t.match(answer.response.warnings?.[0], /not exposed: namespace annotations are not loaded yet/);
   t.match(audit.records[0], { decision: 'error', reason: 'namespace-cache-not-ready' });
+});
+
+t.test('a client Service whose Helm release record cannot be read is denied, not guessed', async (t) => {
+  const release = (): Promise<never> =>
+    Promise.reject(new ReleaseUnavailable('helm release record of kafka/kafka not readable: forbidden'));
+  const { app, audit } = await testApp({ release });
+  const service = {
+    ...clientService([{ name: 'tcp-client', port: 9092, targetPort: 'kafka-client' }]),
+    metadata: { name: 'kafka', namespace: 'kafka', annotations: { 'meta.helm.sh/release-name': 'kafka' } },
+  };
+  const { review: answer } = await postReview(app, review(service));
+  t.equal(answer.response.allowed, false);
+  t.match(answer.response.status?.message, /release record of kafka\/kafka not readable: forbidden; retry/);
+  t.notOk(answer.response.patch, 'nothing is changed');
+  t.equal(audit.records.at(-1)?.reason, 'release-unreadable');
 });

@@ -9,7 +9,13 @@
 import fastJsonPatch from 'fast-json-patch';
 import t from 'tap';
 import { stringify } from 'yaml';
-import { applyResult, mutateManifests } from '../../src/cli/manifests.ts';
+import {
+  applyResult,
+  mutateManifests,
+  parseManifests,
+  type ManifestDocument,
+} from '../../src/cli/manifests.ts';
+import type { ReleaseView } from '../../src/core/release.ts';
 import { corpusMissing, renderedCharts } from '../support/corpus.ts';
 import { postReview, review, testApp } from './helpers.ts';
 
@@ -71,28 +77,47 @@ if (missing !== undefined) {
     });
   }
 
-  // On `helm upgrade` the release's StatefulSets are in the cluster (already mutated): a client
-  // Service read with them must end as `mutate` makes it from the whole render.
+  // A Service is decided from its release: on `helm install` from Helm's release record (the
+  // whole render, written before any object, so Services arriving first see their brokers); on a
+  // `helm upgrade` without a record, from the cluster, which then holds the mutated StatefulSets.
+  // Either way the Service must end as `mutate` makes it from the whole render.
+  const views: [string, (whole: ManifestDocument[], chart: { text: string }) => ReleaseView][] = [
+    [
+      "Services before any StatefulSet, with Helm's release record",
+      (_whole, chart) => ({ objects: parseManifests(chart.text).map((d) => d.object), complete: true }),
+    ],
+    [
+      "Services with the release's mutated StatefulSets in the cluster",
+      (whole) => ({
+        objects: whole
+          .filter((d) =>
+            ['StatefulSet', 'Service'].includes((d.object as { kind?: string } | null)?.kind ?? ''),
+          )
+          .map(applyResult),
+        complete: false,
+      }),
+    ],
+  ];
   for (const chart of charts) {
-    t.test(`${chart.name}: Services with the release's StatefulSets in the cluster`, async (t) => {
-      const whole = mutateManifests(chart.text, { defaults: {}, namespaceAnnotations: {} });
-      const live = (kind: string): unknown[] =>
-        whole.filter((d) => (d.object as { kind?: string } | null)?.kind === kind).map(applyResult);
-      const objects = { statefulSets: live('StatefulSet'), services: live('Service') };
-      const { app } = await testApp({ releaseObjects: () => Promise.resolve(objects) });
-      for (const document of whole.filter(
-        (d) => (d.object as { kind?: string } | null)?.kind === 'Service',
-      )) {
-        const object = document.object as { metadata: { name: string } };
-        const answer = await postReview(app, review(object, { operation: 'UPDATE', oldObject: object }));
-        requests += 1;
-        const after =
-          answer.patch.length === 0
-            ? object
-            : fastJsonPatch.applyPatch(structuredClone(object), answer.patch, true, false).newDocument;
-        t.same(after, applyResult(document), `Service ${object.metadata.name} (${document.result.reason})`);
-      }
-    });
+    for (const [how, view] of views) {
+      t.test(`${chart.name}: ${how}`, async (t) => {
+        const whole = mutateManifests(chart.text, { defaults: {}, namespaceAnnotations: {} });
+        const release = view(whole, chart);
+        const { app } = await testApp({ release: () => Promise.resolve(release) });
+        for (const document of whole.filter(
+          (d) => (d.object as { kind?: string } | null)?.kind === 'Service',
+        )) {
+          const object = document.object as { metadata: { name: string } };
+          const answer = await postReview(app, review(object, { operation: 'UPDATE', oldObject: object }));
+          requests += 1;
+          const after =
+            answer.patch.length === 0
+              ? object
+              : fastJsonPatch.applyPatch(structuredClone(object), answer.patch, true, false).newDocument;
+          t.same(after, applyResult(document), `Service ${object.metadata.name} (${document.result.reason})`);
+        }
+      });
+    }
   }
 
   t.teardown(() => {

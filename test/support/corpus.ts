@@ -12,6 +12,10 @@ export const SHARED_DIR =
   process.env.SHARED_DIR ?? resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared');
 export const RENDERED_DIR = join(SHARED_DIR, 'charts-rendered');
 export const CHARTS_DIR = join(SHARED_DIR, 'charts');
+/** Inputs the corpus does not cover yet, each read by the issue that adds it. */
+export const INCOMING_RENDERED_DIR = join(SHARED_DIR, 'incoming', 'charts-rendered');
+/** The story's own values (`OUTSIDE://1.1.1.1:9094`) on bitnami 12.9.5. */
+export const SEED_OUTSIDE_RENDER = 'bitnami-kafka-12.9.5_seed-outside.yaml';
 
 export interface RenderedChart {
   name: string;
@@ -28,16 +32,18 @@ export function corpusMissing(): string | undefined {
   return message;
 }
 
-export function renderedCharts(): RenderedChart[] {
+/** The renders of ../shared/charts-rendered, plus the named ones of ../shared/incoming. */
+export function renderedCharts(incoming: string[] = [SEED_OUTSIDE_RENDER]): RenderedChart[] {
   if (corpusMissing() !== undefined) return [];
-  return readdirSync(RENDERED_DIR)
+  const files = readdirSync(RENDERED_DIR)
     .filter((f) => f.endsWith('.yaml'))
     .sort()
-    .map((file) => {
-      const path = join(RENDERED_DIR, file);
-      const text = readFileSync(path, 'utf8');
-      // YAML 1.1, as Kubernetes reads manifests (`0755` is octal).
-      const objects = parseAllDocuments(text, { version: '1.1' }).map((d) => d.toJS() as unknown);
-      return { name: file.replace(/\.yaml$/, ''), path, text, objects };
-    });
+    .map((file) => join(RENDERED_DIR, file));
+  return [...files, ...incoming.map((file) => join(INCOMING_RENDERED_DIR, file))].map((path) => {
+    const file = path.slice(path.lastIndexOf('/') + 1);
+    const text = readFileSync(path, 'utf8');
+    // YAML 1.1, as Kubernetes reads manifests (`0755` is octal).
+    const objects = parseAllDocuments(text, { version: '1.1' }).map((d) => d.toJS() as unknown);
+    return { name: file.replace(/\.yaml$/, ''), path, text, objects };
+  });
 }

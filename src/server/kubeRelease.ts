@@ -1,0 +1,136 @@
+/**
+ * The release a client Service belongs to, read from the API server when the Service is admitted
+ * (admissionHandler.ts asks only for a Kafka Service it would change, so the call is rare):
+ *
+ * - an object Helm created (`meta.helm.sh/release-name`): the manifest of the release record Helm
+ *   wrote before creating anything — the whole release, the same for every replica, whatever
+ *   order the objects arrive in;
+ * - otherwise (`kubectl apply`, or a Helm dry run that stores no record): the namespace's
+ *   StatefulSets and Services as the cluster has them — a partial view.
+ *
+ * Live lists, not a cluster-wide watch: holding every StatefulSet, Service and release record of a
+ * large cluster in memory to serve an occasional Service is a poor trade.
+ *
+ * Needs RBAC `list` on `statefulsets.apps`, `services` and `secrets` (the release records; their
+ * content is decoded in memory, never logged or kept). A release record that cannot be read makes
+ * the lookup throw `ReleaseUnavailable`: guessing would risk opening a Service in front of brokers
+ * that do not advertise it. A failing live list gives an empty partial view.
+ */
+import { parseAllDocuments } from 'yaml';
+import type { ReleaseView } from '../core/release.ts';
+import {
+  currentRecord,
+  decodeReleaseManifest,
+  helmReleaseOf,
+  releaseRecordSelector,
+  type ReleaseRecordItem,
+} from './helmReleaseRecord.ts';
+import { loadKubeConfig, type KubeConfigLocation } from './kubeConfig.ts';
+import type { Log } from './log.ts';
+
+export type ReleaseLookup = (namespace: string, object: unknown) => Promise<ReleaseView>;
+
+/** The release record exists but could not be read: the Service must not be decided blind. */
+export class ReleaseUnavailable extends Error {}
+
+interface Lists {
+  statefulSets(namespace: string): Promise<unknown[]>;
+  services(namespace: string): Promise<unknown[]>;
+  releaseRecords(namespace: string, release: string): Promise<ReleaseRecordItem[]>;
+}
+
+const PARTIAL_NONE: ReleaseView = { objects: [], complete: false };
+
+function withTimeout<T>(work: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`no answer in ${String(timeoutMs)} ms`));
+    }, timeoutMs);
+  });
+  return Promise.race([work, timeout]).finally(() => {
+    clearTimeout(timer);
+  });
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A release's objects from its Helm record, or from the cluster (see the file comment). */
+export function releaseLookup(lists: () => Promise<Lists>, log: Log, timeoutMs = 2000): ReleaseLookup {
+  const fromCluster = async (namespace: string): Promise<ReleaseView> => {
+    try {
+      const api = await lists();
+      const [statefulSets, services] = await withTimeout(
+        Promise.all([api.statefulSets(namespace), api.services(namespace)]),
+        timeoutMs,
+      );
+      return { objects: [...statefulSets, ...services], complete: false };
+    } catch (error) {
+      log.warn(
+        `release objects of ${namespace} not listed, deciding the Service without them: ${message(error)}`,
+      );
+      return PARTIAL_NONE;
+    }
+  };
+
+  return async (namespace, object) => {
+    const release = helmReleaseOf(object, namespace);
+    if (release === undefined) return fromCluster(namespace);
+    let manifest: string | undefined;
+    try {
+      const api = await lists();
+      const record = currentRecord(await withTimeout(api.releaseRecords(namespace, release), timeoutMs));
+      manifest = record && decodeReleaseManifest(record);
+    } catch (error) {
+      throw new ReleaseUnavailable(
+        `helm release record of ${namespace}/${release} not readable: ${message(error)}`,
+      );
+    }
+    // No record: a Helm dry run, or a record deleted by hand. The cluster is all there is.
+    if (manifest === undefined) return fromCluster(namespace);
+    const objects = parseAllDocuments(manifest, { version: '1.1' }).map((doc) => doc.toJS() as unknown);
+    return { objects, complete: true };
+  };
+}
+
+/** The lookup against a real API server. */
+export function kubeRelease(location: KubeConfigLocation, log: Log, timeoutMs = 2000): ReleaseLookup {
+  let client: Promise<Lists> | undefined;
+  const connect = async (): Promise<Lists> => {
+    const { AppsV1Api, CoreV1Api } = await import('@kubernetes/client-node');
+    const config = await loadKubeConfig(location);
+    const apps = config.makeApiClient(AppsV1Api);
+    const core = config.makeApiClient(CoreV1Api);
+    // List items carry no kind; the core recognises objects by it.
+    return {
+      statefulSets: async (namespace) =>
+        (await apps.listNamespacedStatefulSet({ namespace })).items.map((s) =>
+          Object.assign({}, s, { apiVersion: 'apps/v1', kind: 'StatefulSet' }),
+        ),
+      services: async (namespace) =>
+        (await core.listNamespacedService({ namespace })).items.map((s) =>
+          Object.assign({}, s, { apiVersion: 'v1', kind: 'Service' }),
+        ),
+      releaseRecords: async (namespace, release) => {
+        const list = await core.listNamespacedSecret({
+          namespace,
+          labelSelector: releaseRecordSelector(release),
+          fieldSelector: 'type=helm.sh/release.v1',
+        });
+        return list.items.map((secret) => ({
+          name: secret.metadata?.name ?? '',
+          labels: secret.metadata?.labels ?? {},
+          ...(secret.data?.['release'] === undefined ? {} : { release: secret.data['release'] }),
+        }));
+      },
+    };
+  };
+  const lists = (): Promise<Lists> =>
+    (client ??= connect().catch((error: unknown) => {
+      client = undefined; // try again at the next admission
+      throw error;
+    }));
+  return releaseLookup(lists, log, timeoutMs);
+}

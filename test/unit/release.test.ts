@@ -1,0 +1,102 @@
+/**
+ * Release-level decisions (src/core/release.ts) and reading Helm's release record
+ * (src/server/helmReleaseRecord.ts): the Service's answer comes from the whole release, so it does
+ * not depend on the order the objects arrive in.
+ */
+import { gzipSync } from 'node:zlib';
+import t from 'tap';
+import { stringify } from 'yaml';
+import { mutateRelease, serviceContext } from '../../src/core/release.ts';
+import { mutateObject } from '../../src/core/mutateObject.ts';
+import type { Service } from '../../src/core/kubeTypes.ts';
+import {
+  currentRecord,
+  decodeReleaseManifest,
+  helmReleaseOf,
+  type ReleaseRecordItem,
+} from '../../src/server/helmReleaseRecord.ts';
+import { clientService, envStatefulSet } from '../support/fixtures.ts';
+
+const options = { defaults: {}, namespaceAnnotations: {} };
+const seedListeners =
+  'INTERNAL://kafka-0.kafka-headless:9093,CLIENT://kafka-0.kafka-headless:9092,OUTSIDE://1.1.1.1:9094';
+
+function uiService(): Service {
+  const service = clientService([{ name: 'http', port: 8080, targetPort: 8080 }]);
+  service.metadata = { name: 'kafka-ui', namespace: 'kafka' };
+  service.spec.selector = { 'app.kubernetes.io/name': 'kafka', 'app.kubernetes.io/component': 'ui' };
+  return service;
+}
+
+t.test('a Service that selects none of its release brokers is never opened', (t) => {
+  const [, ui] = mutateRelease([envStatefulSet(seedListeners), uiService()], options);
+  t.equal(ui?.decision, 'unchanged');
+  t.equal(ui?.reason, 'not-client-service');
+  t.match(ui?.message ?? '', /selects none of the release's 1 Kafka StatefulSet/);
+  t.end();
+});
+
+t.test("the seed's OUTSIDE listener: the Service routes the nodePort to 9094, in either order", (t) => {
+  const sts = envStatefulSet(seedListeners);
+  const service = clientService([{ name: 'tcp-client', port: 9092, targetPort: 'kafka-client' }]);
+  for (const objects of [
+    [sts, service],
+    [service, sts],
+  ]) {
+    const results = mutateRelease(objects, options);
+    const serviceResult = results[objects.indexOf(service)];
+    const added = serviceResult?.patch.find((op) => op.path === '/spec/ports/-');
+    t.match(added, { value: { targetPort: 9094, nodePort: 31980 } }, 'a port reaching OUTSIDE is added');
+  }
+  // What the webhook does with Helm's release record when the Service arrives before the StatefulSet.
+  const context = serviceContext(service, { objects: [service, sts], complete: true }, options);
+  const alone = mutateObject({ object: service, ...options, ...context });
+  t.same(alone.patch, mutateRelease([sts, service], options)[1]?.patch, 'the webhook agrees with mutate');
+  t.end();
+});
+
+function record(name: string, version: number, status: string, manifest: string): ReleaseRecordItem {
+  const helm = gzipSync(JSON.stringify({ name: 'kafka', version, manifest })).toString('base64');
+  return {
+    name,
+    labels: { owner: 'helm', name: 'kafka', version: String(version), status },
+    release: Buffer.from(helm).toString('base64'),
+  };
+}
+
+t.test('the release record of the revision being applied is read: the newest pending one', (t) => {
+  const items = [
+    record('sh.helm.release.v1.kafka.v1', 1, 'superseded', 'a'),
+    record('sh.helm.release.v1.kafka.v3', 3, 'pending-upgrade', 'c'),
+    record('sh.helm.release.v1.kafka.v2', 2, 'deployed', 'b'),
+  ];
+  t.equal(currentRecord(items)?.name, 'sh.helm.release.v1.kafka.v3');
+  t.equal(currentRecord(items.slice(0, 1).concat(items.slice(2)))?.name, 'sh.helm.release.v1.kafka.v2');
+  t.equal(currentRecord([]), undefined);
+  t.end();
+});
+
+t.test("a release record decodes to Helm's manifest; anything else is an error", (t) => {
+  const manifest = stringify(envStatefulSet(seedListeners));
+  t.equal(decodeReleaseManifest(record('r', 1, 'pending-install', manifest)), manifest);
+  t.throws(() => decodeReleaseManifest({ name: 'r', labels: {} }), /no release data/);
+  const notJson = Buffer.from(Buffer.from('not json').toString('base64')).toString('base64');
+  t.throws(() => decodeReleaseManifest({ name: 'r', labels: {}, release: notJson }));
+  t.end();
+});
+
+t.test('the release an object belongs to comes from the annotations Helm sets', (t) => {
+  const annotated = (annotations: Record<string, string>): unknown => ({ metadata: { annotations } });
+  t.equal(helmReleaseOf(annotated({ 'meta.helm.sh/release-name': 'kafka' }), 'kafka'), 'kafka');
+  t.equal(
+    helmReleaseOf(
+      annotated({ 'meta.helm.sh/release-name': 'kafka', 'meta.helm.sh/release-namespace': 'other' }),
+      'kafka',
+    ),
+    undefined,
+    'a release of another namespace is not this one',
+  );
+  t.equal(helmReleaseOf(annotated({}), 'kafka'), undefined);
+  t.equal(helmReleaseOf('nonsense', 'kafka'), undefined);
+  t.end();
+});
