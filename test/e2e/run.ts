@@ -266,7 +266,7 @@ async function deleteNamespace(cluster: Cluster, name: string): Promise<void> {
 const slug = (name: string): string => name.toLowerCase().replace(/[^a-z0-9-]/g, '-');
 
 function helmFor(cluster: Cluster, c: ChartCase): Cluster['helm'] {
-  return c.helm4 === true ? cluster.helm4 : cluster.helm;
+  return (args, opts) => (c.helm4 === true ? cluster.helm4(args, opts) : cluster.helm(args, opts));
 }
 
 async function installChart(
