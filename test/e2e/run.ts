@@ -16,7 +16,8 @@
  *     then a harmless value) and rollback.
  *  3. the SPEC §7 variants (charts-rendered/README.md): dedicated broker StatefulSets exposed; the
  *     chart's own per-broker NodePort access left alone, also for a Service created after its
- *     StatefulSet.
+ *     StatefulSet; the story's own values (OUTSIDE://1.1.1.1:9094) on 12.9.5 and 21.4.6, judged
+ *     right after the first install; Helm 4 (server-side apply) installs, upgrades and rolls back.
  *  4. `mutate` as a Helm post-renderer; `kubectl apply --dry-run=server`; two node-ports side by
  *     side and a clash; the webhook stopped and restarted (failurePolicy Fail).
  *  5. test/e2e/self-managed-certs.ts, when present, as a sub-step (its own cluster).
