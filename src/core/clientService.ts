@@ -130,5 +130,6 @@ export function mutateClientService(
     builder.operations,
     changes,
     `Service port ${String(index)} opens nodePort ${String(config.nodePort)}`,
+    config.nodePort,
   );
 }

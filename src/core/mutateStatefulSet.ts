@@ -48,6 +48,7 @@ export function mutateStatefulSet(sts: StatefulSet, config: InjectorConfig): Mut
     builder.operations,
     changes,
     `${exposure.family} wiring advertises ${exposure.advertised}`,
+    config.nodePort,
     exposure,
   );
 }

@@ -17,6 +17,7 @@ export type Reason =
   | 'opted-out'
   | 'invalid-config'
   | 'release-unreadable'
+  | 'node-port-taken'
   | 'internal-error';
 
 export interface MutationResult {
@@ -29,6 +30,8 @@ export interface MutationResult {
   changes: string[];
   /** How the broker will be reached, for Kafka StatefulSets that are exposed. */
   exposure?: Exposure;
+  /** The node port an exposed (or already mutated) object claims. */
+  nodePort?: number;
 }
 
 export function outcome(
@@ -45,16 +48,18 @@ export function exposedResult(
   patch: Operation[],
   changes: string[],
   message: string,
+  nodePort: number,
   exposure?: Exposure,
 ): MutationResult {
+  const claim = { nodePort, ...(exposure ? { exposure } : {}) };
   return patch.length > 0
-    ? { decision: 'mutated', reason: 'exposed', message, patch, changes, ...(exposure ? { exposure } : {}) }
+    ? { decision: 'mutated', reason: 'exposed', message, patch, changes, ...claim }
     : {
         decision: 'unchanged',
         reason: 'already-mutated',
         message: `already mutated: ${message}`,
         patch,
         changes,
-        ...(exposure ? { exposure } : {}),
+        ...claim,
       };
 }

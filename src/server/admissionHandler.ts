@@ -10,6 +10,7 @@
 import type { RawConfig } from '../core/config.ts';
 import { isRecord, type KubeObject } from '../core/kubeTypes.ts';
 import type { MutationInput } from '../core/mutateObject.ts';
+import { foreignHolder, nodePortTakenMessage } from '../core/nodePortClaim.ts';
 import { serviceContext } from '../core/release.ts';
 import type { Decision, MutationResult } from '../core/result.ts';
 import {
@@ -38,6 +39,8 @@ export interface AdmissionContext {
    * client Service follows its release's brokers. Throws `ReleaseUnavailable` only.
    */
   release?: ReleaseLookup;
+  /** Optional: every Service of the cluster, to refuse a node port another release holds. */
+  allServices?: () => Promise<unknown[]>;
 }
 
 export interface AdmissionOutcome {
@@ -69,6 +72,33 @@ function objectMeta(object: unknown): KubeObject['metadata'] {
 /** The request's namespace is authoritative: on CREATE the object itself often has none. */
 function namespaceOf(request: AdmissionRequest): string {
   return request.namespace ?? objectMeta(request.object)?.namespace ?? '';
+}
+
+/**
+ * The first object of a release that claims a node port another release holds is refused, and so
+ * is every later one: nothing of that release is stored mutated. When the Services cannot be
+ * listed the object is admitted (the API server still refuses a second Service on the port).
+ */
+async function nodePortRefusal(
+  object: unknown,
+  namespace: string,
+  nodePort: number,
+  allServices: () => Promise<unknown[]>,
+): Promise<Verdict | undefined> {
+  let services: unknown[];
+  try {
+    services = await allServices();
+  } catch {
+    return undefined;
+  }
+  const holder = foreignHolder(object, namespace, nodePort, services);
+  if (holder === undefined) return undefined;
+  return {
+    decision: 'denied',
+    reason: 'node-port-taken',
+    message: nodePortTakenMessage(nodePort, holder),
+    patch: [],
+  };
 }
 
 async function decide(request: AdmissionRequest, context: AdmissionContext): Promise<Verdict> {
@@ -113,6 +143,10 @@ async function decide(request: AdmissionRequest, context: AdmissionContext): Pro
     const options = { defaults: context.defaults, namespaceAnnotations: base.namespaceAnnotations ?? {} };
     const brokerContext = serviceContext(object, release, options);
     if (Object.keys(brokerContext).length > 0) result = await context.mutate({ ...base, ...brokerContext });
+  }
+  if (result.decision === 'mutated' && result.nodePort !== undefined && context.allServices) {
+    const refusal = await nodePortRefusal(object, namespace, result.nodePort, context.allServices);
+    if (refusal) return refusal;
   }
   if (result.decision === 'mutated' && context.namespaces.enabled && !context.namespaces.ready) {
     // Before the first namespace listing, a namespace annotation could not be honoured: admitting

@@ -36,6 +36,7 @@ export class ReleaseUnavailable extends Error {}
 interface Lists {
   statefulSets(namespace: string): Promise<unknown[]>;
   services(namespace: string): Promise<unknown[]>;
+  allServices(): Promise<unknown[]>;
   releaseRecords(namespace: string, release: string): Promise<ReleaseRecordItem[]>;
 }
 
@@ -95,8 +96,15 @@ export function releaseLookup(lists: () => Promise<Lists>, log: Log, timeoutMs =
   };
 }
 
-/** The lookup against a real API server. */
-export function kubeRelease(location: KubeConfigLocation, log: Log, timeoutMs = 2000): ReleaseLookup {
+/** What the webhook reads of the cluster when it admits a Kafka object. */
+export interface ClusterView {
+  release: ReleaseLookup;
+  /** Every Service of the cluster (node ports are cluster-wide). Throws on failure or timeout. */
+  allServices: () => Promise<unknown[]>;
+}
+
+/** The lookups against a real API server. */
+export function kubeClusterView(location: KubeConfigLocation, log: Log, timeoutMs = 2000): ClusterView {
   let client: Promise<Lists> | undefined;
   const connect = async (): Promise<Lists> => {
     const { AppsV1Api, CoreV1Api } = await import('@kubernetes/client-node');
@@ -113,6 +121,7 @@ export function kubeRelease(location: KubeConfigLocation, log: Log, timeoutMs = 
         (await core.listNamespacedService({ namespace })).items.map((s) =>
           Object.assign({}, s, { apiVersion: 'v1', kind: 'Service' }),
         ),
+      allServices: async () => (await core.listServiceForAllNamespaces()).items,
       releaseRecords: async (namespace, release) => {
         const list = await core.listNamespacedSecret({
           namespace,
@@ -132,5 +141,15 @@ export function kubeRelease(location: KubeConfigLocation, log: Log, timeoutMs = 
       client = undefined; // try again at the next admission
       throw error;
     }));
-  return releaseLookup(lists, log, timeoutMs);
+  return {
+    release: releaseLookup(lists, log, timeoutMs),
+    allServices: async () => {
+      try {
+        return await withTimeout((await lists()).allServices(), timeoutMs);
+      } catch (error) {
+        log.warn(`Services not listed, node port claims not checked: ${message(error)}`);
+        throw error;
+      }
+    },
+  };
 }

@@ -15,7 +15,7 @@ import { DAY_MS, certificateExpiry, ensureCertificateSet, generateCertificateSet
 import type { RotationPolicy } from './certificateRotation.ts';
 import type { KubeConfigLocation } from './kubeConfig.ts';
 import { kubeNamespaceSource } from './kubeNamespaceSource.ts';
-import { kubeRelease } from './kubeRelease.ts';
+import { kubeClusterView } from './kubeRelease.ts';
 import type { Logger } from 'pino';
 import { createMetrics, createMetricsServer } from './metrics.ts';
 import {
@@ -195,7 +195,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       ...(options.release
         ? { release: options.release }
         : options.kubeConfig
-          ? { release: kubeRelease(options.kubeConfig, log) }
+          ? kubeClusterView(options.kubeConfig, log)
           : {}),
     },
     audit,

@@ -920,7 +920,7 @@ async function nodePortSteps(cluster: Cluster, webhook: WebhookProcess): Promise
   );
   const clash = 'node-port-clash';
   await check(
-    'a third release whose node-port (31980) is taken fails with a message naming the port',
+    'a third release whose node-port (31980) is taken is refused at its first object, naming port, holder and annotation; nothing of it is stored mutated',
     async () => {
       await createNamespace(cluster, clash, INJECT_LABEL, {
         [NODE_SELECTOR_ANNOTATION]: 'runapp=kafka',
@@ -929,22 +929,36 @@ async function nodePortSteps(cluster: Cluster, webhook: WebhookProcess): Promise
       const from = webhook.audit.length;
       const install = await installChart(cluster, c, clash);
       assert.notEqual(install.result.code, 0, 'helm install fails');
-      assert.match(install.result.stderr, /31980/, 'the message names the port');
-      say(
-        `  helm: ${
-          install.result.stderr
-            .split('\n')
-            .find((l) => l.includes('31980'))
-            ?.trim() ?? ''
-        }`,
+      const line = install.result.stderr.split('\n').find((l) => l.includes('node port 31980')) ?? '';
+      say(`  helm: ${line.trim()}`);
+      assert.match(line, /node port 31980 is held by Service node-port-a\/kafka/, 'port and holder named');
+      assert.match(line, /kafka-nodeport-injector\/node-port/, 'the annotation that picks another port');
+      const first = webhook
+        .since(from)
+        .find(
+          (a) =>
+            a.namespace === clash &&
+            (a.kind === 'Service' || a.kind === 'StatefulSet') &&
+            a.decision !== 'skipped',
+        );
+      assert.equal(
+        `${first?.decision ?? ''} ${first?.reason ?? ''}`,
+        'denied node-port-taken',
+        'its first Kafka object is refused',
       );
-      // Helm creates the other kinds regardless: report what a user is left with.
-      const left = await listObjects(cluster, 'apps/v1', 'StatefulSet', clash);
-      const decisions = webhook.since(from).filter((a) => a.namespace === clash && a.decision === 'mutated');
-      say(
-        `  left in ${clash}: StatefulSets ${left.map((s) => `${s.metadata?.name ?? ''}${statusAnnotation(s) ? ' (mutated)' : ''}`).join(', ') || 'none'}; ` +
-          `mutated admissions: ${decisions.map((a) => `${a.kind} ${a.name}`).join(', ')}`,
-      );
+      const mutated = webhook.since(from).filter((a) => a.namespace === clash && a.decision === 'mutated');
+      assert.deepEqual(mutated, [], 'no object of the refused release was admitted mutated');
+      for (const kind of [
+        ['apps/v1', 'StatefulSet'],
+        ['v1', 'Service'],
+      ] as const) {
+        const stored = await listObjects(cluster, kind[0], kind[1], clash);
+        assert.deepEqual(
+          stored.filter((o) => statusAnnotation(o) !== undefined).map((o) => o.metadata?.name),
+          [],
+          `no ${kind[1]} of the refused release is stored mutated`,
+        );
+      }
     },
   );
   for (const ns of [...releases.map((r) => r.ns), clash]) {

@@ -241,3 +241,19 @@ t.test('a client Service whose Helm release record cannot be read is denied, not
   t.notOk(answer.response.patch, 'nothing is changed');
   t.equal(audit.records.at(-1)?.reason, 'release-unreadable');
 });
+
+t.test('a Kafka StatefulSet claiming a node port another release holds is denied, naming both', async (t) => {
+  const held = {
+    metadata: { namespace: 'team-b', name: 'kafka' },
+    spec: { ports: [{ port: 9092, nodePort: 31980 }] },
+  };
+  const { app, audit } = await testApp({ allServices: () => Promise.resolve([held]) });
+  const { review: answer } = await postReview(app, review(kafkaStatefulSet()));
+  t.equal(answer.response.allowed, false);
+  t.match(answer.response.status?.message, /node port 31980 is held by Service team-b\/kafka/);
+  t.equal(audit.records.at(-1)?.reason, 'node-port-taken');
+  const free = await testApp({ allServices: () => Promise.resolve([]) });
+  const { review: allowed } = await postReview(free.app, review(kafkaStatefulSet()));
+  t.equal(allowed.response.allowed, true, 'a free port is claimed');
+  t.ok(allowed.response.patch);
+});

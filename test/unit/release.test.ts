@@ -8,6 +8,7 @@ import t from 'tap';
 import { stringify } from 'yaml';
 import { mutateRelease, serviceContext } from '../../src/core/release.ts';
 import { mutateObject } from '../../src/core/mutateObject.ts';
+import { foreignHolder, nodePortTakenMessage } from '../../src/core/nodePortClaim.ts';
 import type { Service } from '../../src/core/kubeTypes.ts';
 import {
   currentRecord,
@@ -98,5 +99,29 @@ t.test('the release an object belongs to comes from the annotations Helm sets', 
   );
   t.equal(helmReleaseOf(annotated({}), 'kafka'), undefined);
   t.equal(helmReleaseOf('nonsense', 'kafka'), undefined);
+  t.end();
+});
+
+t.test('a node port is claimed by one release: another Service holding it is named', (t) => {
+  const holder = (namespace: string, name: string, selector: Record<string, string>): unknown => ({
+    kind: 'Service',
+    metadata: { namespace, name },
+    spec: { selector, ports: [{ port: 9092, nodePort: 31980 }] },
+  });
+  const sts = envStatefulSet(seedListeners);
+  const own = holder('kafka', 'kafka', {
+    'app.kubernetes.io/name': 'kafka',
+    'app.kubernetes.io/instance': 'kafka',
+  });
+  const other = holder('team-b', 'kafka', { 'app.kubernetes.io/instance': 'other' });
+  t.equal(foreignHolder(sts, 'kafka', 31980, [own]), undefined, "the release's own client Service");
+  t.equal(foreignHolder(sts, 'kafka', 31980, [own, other]), 'team-b/kafka');
+  t.equal(foreignHolder(sts, 'kafka', 31990, [own, other]), undefined, 'another port is free');
+  t.equal(foreignHolder(own, 'kafka', 31980, [own]), undefined, 'a Service re-admitted holds its own port');
+  t.equal(foreignHolder(own, 'kafka', 31980, [other]), 'team-b/kafka');
+  t.match(
+    nodePortTakenMessage(31980, 'team-b/kafka'),
+    /31980.*team-b\/kafka.*kafka-nodeport-injector\/node-port/,
+  );
   t.end();
 });
