@@ -17,7 +17,9 @@
  *  3. the SPEC §7 variants (charts-rendered/README.md): dedicated broker StatefulSets exposed; the
  *     chart's own per-broker NodePort access left alone, also for a Service created after its
  *     StatefulSet; the story's own values (OUTSIDE://1.1.1.1:9094) on 12.9.5 and 21.4.6, judged
- *     right after the first install; Helm 4 (server-side apply) installs, upgrades and rolls back.
+ *     right after the first install; Helm 4 (server-side apply) installs, upgrades and rolls back;
+ *     every value variant of test/support/chartVariants.ts right after `helm install`; `kubectl
+ *     apply` of a render, StatefulSets first.
  *  4. `mutate` as a Helm post-renderer; `kubectl apply --dry-run=server`; two node-ports side by
  *     side and a clash; the webhook stopped and restarted (failurePolicy Fail).
  *  5. test/e2e/self-managed-certs.ts, when present, as a sub-step (its own cluster).
@@ -78,6 +80,7 @@ import {
   storedCounterparts,
   type KubeObj,
 } from './storedObjects.ts';
+import { VALUE_VARIANTS } from '../support/chartVariants.ts';
 import { CLI, REPO_ROOT, WebhookProcess, ensureBuilt, type AuditRecord } from './webhookProcess.ts';
 
 const NODES: FakeNode[] = [
@@ -790,6 +793,65 @@ async function serviceFollowsStatefulSetStep(cluster: Cluster, webhook: WebhookP
 }
 
 /**
+ * Every value variant of test/variants (already judged by effect there, on `helm template`),
+ * installed through the webhook with Helm 3: right after `helm install` the stored objects are
+ * what `mutate` makes of the release manifest, and the chart's own exposure is left alone.
+ */
+async function valueVariantSteps(
+  cluster: Cluster,
+  webhook: WebhookProcess,
+  only: string | undefined,
+): Promise<void> {
+  for (const [i, v] of VALUE_VARIANTS.entries()) {
+    const name = `${v.chart} ${v.values.filter((x) => x !== '--set').join(' ')}`;
+    if (only !== undefined && !name.includes(only)) continue;
+    const base = CHARTS.find((c) => c.dir === v.chart);
+    if (!base) throw new Error(`test/support/chartVariants.ts names ${v.chart}, which is not a corpus chart`);
+    const ns = `value-variant-${String(i)}`;
+    const nsAnnotations = { [NODE_SELECTOR_ANNOTATION]: 'runapp=kafka' };
+    await check(
+      `${name} (${v.why}): right after helm install, stored = \`mutate\` of the release (${v.expect})`,
+      async () => {
+        await createNamespace(cluster, ns, INJECT_LABEL, nsAnnotations);
+        const from = webhook.audit.length;
+        // The corpus chart's own values first (a ZooKeeper the cluster can run), then the variant's.
+        const install = await cluster.helm(
+          ['install', RELEASE, chartPath(base), '-n', ns, ...setFlags(base.values), ...v.values],
+          { timeoutMs: 180_000 },
+        );
+        helmOk(install, 'helm install');
+        const { text } = await releaseManifest(cluster, ns);
+        const expected = await mutateOffline(text, nsAnnotations);
+        const stored = await storedCounterparts(cluster, ns, expected);
+        assert.deepEqual(releaseDiffs(expected, stored), []);
+        const mutated = stored
+          .filter((o): o is KubeObj => o !== undefined && statusAnnotation(o) !== undefined)
+          .map((o) => `${o.kind ?? ''} ${o.metadata?.name ?? ''}`);
+        if (v.expect === 'already-exposed')
+          assert.deepEqual(mutated, [], "the chart's own exposure is left alone");
+        else {
+          assert.ok(
+            mutated.some((m) => m.startsWith('StatefulSet ')),
+            `a broker StatefulSet is exposed: ${mutated.join(', ')}`,
+          );
+          assert.equal(
+            mutated.filter((m) => m.startsWith('Service ')).length,
+            1,
+            `one client Service is opened: ${mutated.join(', ')}`,
+          );
+        }
+        const bad = webhook
+          .since(from)
+          .filter((a) => a.namespace === ns && (a.decision === 'error' || a.decision === 'denied'));
+        assert.deepEqual(bad, [], 'no admission error or denial');
+      },
+    );
+    await uninstall(cluster, ns).catch(() => undefined);
+    void deleteNamespace(cluster, ns);
+  }
+}
+
+/**
  * Without Helm (no release record) a Service is decided from the cluster: `kubectl apply` of a
  * render, StatefulSets first, must store what `mutate` makes of it, judged by effect. (Services
  * first is the documented gap: README "Design: install order".)
@@ -1103,6 +1165,7 @@ async function main(): Promise<void> {
     await postRendererStep(cluster);
     await serviceFollowsStatefulSetStep(cluster, wh);
     await kubectlApplyStep(cluster, wh);
+    await valueVariantSteps(cluster, wh, only);
     await dryRunStep(cluster, wh);
     await nodePortSteps(cluster, wh);
     await webhookDownStep(cluster, wh);
