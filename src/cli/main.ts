@@ -1,5 +1,7 @@
 /** The `kafka-nodeport-injector` command line: thin doors to the mutation core and the server. */
 import { Command, Option } from 'commander';
+import { isRecord, type KubeObject } from '../core/kubeTypes.ts';
+import { isUnexposedKafka } from '../core/result.ts';
 import { VERSION } from '../version.ts';
 import { explain, formatExplanations } from './explain.ts';
 import { mutateManifests, renderManifests } from './manifests.ts';
@@ -24,9 +26,22 @@ async function loadDocuments(flags: InputFlags): Promise<ReturnType<typeof mutat
   return mutateManifests(await readInput(flags.file), { defaults, namespaceAnnotations });
 }
 
+type Documents = ReturnType<typeof mutateManifests>;
+
 /** Denied objects make `mutate` fail, as the API server would refuse them. */
-function deniedMessages(documents: ReturnType<typeof mutateManifests>): string[] {
+function deniedMessages(documents: Documents): string[] {
   return documents.filter((d) => d.result.decision === 'denied').map((d) => d.result.message);
+}
+
+/** One line per Kafka object left unexposed, as the webhook's admission warning says it. */
+function unexposedWarnings(documents: Documents): string[] {
+  return documents
+    .filter((d) => isUnexposedKafka(d.result))
+    .map((d) => {
+      const meta = isRecord(d.object) ? (d.object as KubeObject).metadata : undefined;
+      const kind = isRecord(d.object) && typeof d.object.kind === 'string' ? d.object.kind : 'object';
+      return `${kind} ${meta?.name ?? '?'} not exposed: ${d.result.message}`;
+    });
 }
 
 export function buildProgram(): Command {
@@ -46,12 +61,17 @@ export function buildProgram(): Command {
       program
         .command('mutate')
         .description('mutate manifests offline (usable as `helm install --post-renderer`)')
-        .addOption(fileOption),
+        .addOption(fileOption)
+        .option('--strict', 'fail (exit 1, no output) when a Kafka object cannot be exposed'),
     ),
-  ).action(async (flags: InputFlags) => {
+  ).action(async (flags: InputFlags & { strict?: boolean }) => {
     const documents = await loadDocuments(flags);
     const denied = deniedMessages(documents);
     if (denied.length > 0) throw new Error(denied.join('\n'));
+    const warnings = unexposedWarnings(documents);
+    // stdout stays the manifest: a post-renderer's output is what Helm installs.
+    if (flags.strict === true && warnings.length > 0) throw new Error(`--strict: ${warnings.join('\n')}`);
+    for (const warning of warnings) process.stderr.write(`kafka-nodeport-injector: warning: ${warning}\n`);
     process.stdout.write(renderManifests(documents));
   });
 
@@ -75,6 +95,8 @@ export function buildProgram(): Command {
         ? `${JSON.stringify(explanations, null, 2)}\n`
         : `${formatExplanations(explanations)}\n`,
     );
+    // A denied object would be refused by the API server: scripts must see it.
+    if (deniedMessages(documents).length > 0) process.exitCode = 1;
   });
 
   registerServeCommand(program);

@@ -63,3 +63,11 @@ export function exposedResult(
         ...claim,
       };
 }
+
+/**
+ * A Kafka object the webhook would have exposed but could not: the user must hear about it (an
+ * admission warning, a line on `mutate`'s stderr), or a release comes up unreachable in silence.
+ */
+export function isUnexposedKafka(result: { decision: Decision; reason: string }): boolean {
+  return result.decision === 'error' || result.reason === 'unsupported-wiring';
+}

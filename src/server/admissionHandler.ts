@@ -12,7 +12,7 @@ import { isRecord, type KubeObject } from '../core/kubeTypes.ts';
 import type { MutationInput } from '../core/mutateObject.ts';
 import { foreignHolder, nodePortTakenMessage } from '../core/nodePortClaim.ts';
 import { serviceContext } from '../core/release.ts';
-import type { Decision, MutationResult } from '../core/result.ts';
+import { isUnexposedKafka, type Decision, type MutationResult } from '../core/result.ts';
 import {
   deniedStatus,
   encodePatch,
@@ -175,7 +175,7 @@ function subject(request: AdmissionRequest): { kind: string; name: string } {
 
 /** A Kafka object we could not expose is admitted, but the user deserves to hear about it. */
 function warningFor(verdict: Verdict, who: { kind: string; name: string }): string | undefined {
-  if (verdict.decision !== 'error' && verdict.reason !== 'unsupported-wiring') return undefined;
+  if (!isUnexposedKafka(verdict)) return undefined;
   return truncate(`${WARNING_PREFIX}: ${who.kind} ${who.name} not exposed: ${verdict.message}`, MAX_WARNING);
 }
 

@@ -162,3 +162,31 @@ t.test(
     t.end();
   },
 );
+
+t.test('mutate says on stderr which Kafka object it could not expose; --strict fails instead', (t) => {
+  const sts = envStatefulSet('');
+  const container = sts.spec.template.spec.containers[0];
+  if (container) container.env = [{ name: 'KAFKA_HEAP_OPTS', value: '-Xmx1g' }];
+  const input = `---\n${stringify(sts)}`;
+  const plain = cli(['mutate'], input);
+  t.equal(plain.status, 0);
+  t.equal(plain.stdout, input, 'stdout stays the manifest');
+  t.match(plain.stderr, /^kafka-nodeport-injector: warning: StatefulSet kafka not exposed: /m);
+  const strict = cli(['mutate', '--strict'], input);
+  t.equal(strict.status, 1, 'a post-renderer install fails instead of coming up unexposed');
+  t.equal(strict.stdout, '', 'nothing for Helm to install');
+  t.match(strict.stderr, /--strict: StatefulSet kafka not exposed/);
+  const exposed = cli(['mutate', '--strict'], `---\n${stringify(envStatefulSet('CLIENT://kafka-0:9092'))}`);
+  t.equal(exposed.status, 0, exposed.stderr);
+  t.equal(exposed.stderr, '', 'nothing to warn about');
+  t.end();
+});
+
+t.test('explain exits non-zero when an object is denied', (t) => {
+  const sts = envStatefulSet('CLIENT://kafka-0:9092');
+  sts.metadata = { ...sts.metadata, annotations: { 'kafka-nodeport-injector/node-port': 'ninety' } };
+  const result = cli(['explain'], `---\n${stringify(sts)}`);
+  t.equal(result.status, 1);
+  t.match(result.stdout, /denied \(invalid-config\)/);
+  t.end();
+});
