@@ -8,12 +8,23 @@ import { exposedResult, outcome, type MutationResult } from './result.ts';
 import { ensureStatusAnnotation } from './statusAnnotation.ts';
 import { commandWiring } from './wiring/commandWiring.ts';
 import { envWiring } from './wiring/envWiring.ts';
+import { imageEnvWiring } from './wiring/imageEnvWiring.ts';
 import { initFileWiring } from './wiring/initFileWiring.ts';
 import { scriptExportWiring } from './wiring/scriptExportWiring.ts';
 import type { Wiring } from './wiring/wiring.ts';
 
-/** Most specific first: an env-wired chart may also mount files, a script may also set env. */
-export const WIRINGS: Wiring[] = [envWiring, commandWiring, scriptExportWiring, initFileWiring];
+/**
+ * Most specific first: an env-wired chart may also mount files, a script may also set env. Plain
+ * image env comes last: a chart's own script or init step may set KAFKA_ADVERTISED_LISTENERS too,
+ * and then that script is what the broker runs.
+ */
+export const WIRINGS: Wiring[] = [
+  envWiring,
+  commandWiring,
+  scriptExportWiring,
+  initFileWiring,
+  imageEnvWiring,
+];
 
 export function mutateStatefulSet(sts: StatefulSet, config: InjectorConfig): MutationResult {
   const spec = sts.spec.template.spec;

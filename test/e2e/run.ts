@@ -808,7 +808,9 @@ async function valueVariantSteps(
     const base = CHARTS.find((c) => c.dir === v.chart);
     if (!base) throw new Error(`test/support/chartVariants.ts names ${v.chart}, which is not a corpus chart`);
     const ns = `value-variant-${String(i)}`;
-    const nsAnnotations = { [NODE_SELECTOR_ANNOTATION]: 'runapp=kafka' };
+    // A node port from the range's static band (the API server never hands those out itself): some
+    // variants create Services with random node ports, which could otherwise take ours.
+    const nsAnnotations = { [NODE_SELECTOR_ANNOTATION]: 'runapp=kafka', [NODE_PORT_ANNOTATION]: '30080' };
     await check(
       `${name} (${v.why}): right after helm install, stored = \`mutate\` of the release (${v.expect})`,
       async () => {

@@ -173,8 +173,16 @@ export function startBroker(
         listeners: lastValue(output, 'listeners'),
       };
     }
-    // No command: the image starts Kafka on the file the init containers rendered.
+    // No command: the image starts Kafka on the file the init containers rendered…
     const mount = broker.volumeMounts?.find((m) => m.mountPath.endsWith('/server.properties'));
+    const env = containerEnv(broker, pod);
+    if (!mount && env.has('KAFKA_ADVERTISED_LISTENERS')) {
+      // … or, apache/kafka and Confluent images, on its env: KAFKA_FOO_BAR becomes foo.bar.
+      return {
+        advertised: env.get('KAFKA_ADVERTISED_LISTENERS') ?? '',
+        listeners: env.get('KAFKA_LISTENERS') ?? '',
+      };
+    }
     if (!mount) throw new Error('broker has neither a command nor a rendered server.properties');
     const rendered = join(root, 'rendered.properties');
     copyFileSync(join(volumeDir(mount.name), mount.subPath ?? 'server.properties'), rendered);

@@ -12,17 +12,20 @@ import {
   rewriteListener,
   type Listener,
 } from '../advertisedListeners.ts';
-import { appendEnvVar, ensureHostIpEnv, HOST_IP_REFERENCE } from '../downwardEnv.ts';
+import { ensureHostIpEnv, HOST_IP_REFERENCE } from '../downwardEnv.ts';
 import type { Container, PodSpec } from '../kubeTypes.ts';
-import { pointer, type PatchBuilder } from '../patchBuilder.ts';
-import { commandText, envValue, lastEnvIndex } from '../recognizeKafka.ts';
-import type { StatefulSet } from '../kubeTypes.ts';
+import { pointer } from '../patchBuilder.ts';
+import { commandText, envValue } from '../recognizeKafka.ts';
+import {
+  ADDED_LISTENER,
+  defaultInterBrokerListener,
+  ensureProtocolMap,
+  PROTOCOL_MAP_ENV,
+  SECURITY_PROTOCOLS,
+} from './kafkaEnvConfig.ts';
 import { TEMPLATE_SPEC, unsupported, type Wiring, type WiringInput, type WiringOutcome } from './wiring.ts';
 
 const ASSIGNMENT = /(KAFKA_ADVERTISED_LISTENERS=|advertised\.listeners=)/g;
-const PROTOCOL_MAP_ENV = 'KAFKA_LISTENER_SECURITY_PROTOCOL_MAP';
-const ADDED_LISTENER = 'EXTERNAL';
-const SECURITY_PROTOCOLS = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'];
 
 /** A listener list written inside a script, located by offsets in one command/args element. */
 interface ScriptList {
@@ -74,32 +77,7 @@ function interBrokerListener(container: Container, listeners: Listener[]): strin
   if (explicit) return explicit;
   const text = /inter\.broker\.listener\.name=([A-Za-z0-9_]+)/.exec(commandText(container))?.[1];
   if (text) return text;
-  return listeners.some((l) => l.name.toUpperCase() === 'INTERNAL') ? 'INTERNAL' : 'PLAINTEXT';
-}
-
-/**
- * Ensures the protocol map names listener `name` (Confluent refuses a listener whose name is not a
- * security protocol unless the map has it), with PLAINTEXT like Kafka's default map.
- */
-function ensureProtocolMap(
-  builder: PatchBuilder<StatefulSet>,
-  containerPath: (string | number)[],
-  container: Container,
-  listeners: Listener[],
-  name: string,
-): void {
-  const index = lastEnvIndex(container.env, PROTOCOL_MAP_ENV);
-  const current = envValue(container, PROTOCOL_MAP_ENV);
-  if (current !== undefined && new RegExp(`(^|,)\\s*${name}:`).test(current)) return;
-  const value =
-    current !== undefined && current.trim() !== ''
-      ? `${current},${name}:PLAINTEXT`
-      : [
-          ...listeners.filter((l) => SECURITY_PROTOCOLS.includes(l.name)).map((l) => `${l.name}:${l.name}`),
-          `${name}:PLAINTEXT`,
-        ].join(',');
-  if (index >= 0) builder.replace(pointer(...containerPath, 'env', index, 'value'), value);
-  else appendEnvVar(builder, containerPath, container, { name: PROTOCOL_MAP_ENV, value });
+  return defaultInterBrokerListener(listeners);
 }
 
 export const commandWiring: Wiring = {

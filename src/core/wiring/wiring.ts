@@ -8,7 +8,7 @@ import type { InjectorConfig } from '../config.ts';
 import type { Container, PodSpec, StatefulSet } from '../kubeTypes.ts';
 import type { PatchBuilder } from '../patchBuilder.ts';
 
-export type WiringFamily = 'env' | 'script-export' | 'init-rendered-file' | 'command';
+export type WiringFamily = 'env' | 'script-export' | 'init-rendered-file' | 'command' | 'image-env';
 
 /** What the exposed listener looks like once the pod starts. */
 export interface Exposure {
