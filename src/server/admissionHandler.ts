@@ -167,9 +167,11 @@ function subject(request: AdmissionRequest): { kind: string; name: string } {
   const meta = objectMeta(request.object);
   const objectKind =
     isRecord(request.object) && typeof request.object.kind === 'string' ? request.object.kind : '';
+  // Only strings: a hostile object's name may be anything, even {"toString": {}}.
+  const text = (value: unknown): string => (typeof value === 'string' ? value : '');
   return {
-    kind: request.kind?.kind ?? objectKind,
-    name: request.name || meta?.name || meta?.generateName || '',
+    kind: text(request.kind?.kind) || objectKind,
+    name: text(request.name) || text(meta?.name) || text(meta?.generateName),
   };
 }
 

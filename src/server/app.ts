@@ -7,6 +7,7 @@
  * bodies at the body limit (413), and a failure in our own code becomes a 500 — except inside an
  * admission, which still answers with the request's uid (see admissionHandler.ts).
  */
+import { constants as cryptoConstants } from 'node:crypto';
 import type { Http2SecureServer, Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { admit, type AdmissionContext } from './admissionHandler.ts';
@@ -25,8 +26,32 @@ export type WebhookApp = FastifyInstance<Http2SecureServer, Http2ServerRequest, 
  */
 export const BODY_LIMIT_BYTES = 8 * 1024 * 1024;
 
-/** TLS 1.2+ only (SPEC §5); the same options go into every reloaded context. */
-export const TLS_CONTEXT_OPTIONS = { minVersion: 'TLSv1.2' } as const;
+/**
+ * TLS 1.2+ only (SPEC §5), and for TLS 1.2 only forward-secret AEAD suites (TLS 1.3's are all
+ * AEAD); no client-initiated renegotiation. The same options go into every reloaded context.
+ */
+export const TLS_CONTEXT_OPTIONS = {
+  minVersion: 'TLSv1.2',
+  ciphers: [
+    'TLS_AES_128_GCM_SHA256',
+    'TLS_AES_256_GCM_SHA384',
+    'TLS_CHACHA20_POLY1305_SHA256',
+    'ECDHE-ECDSA-AES128-GCM-SHA256',
+    'ECDHE-RSA-AES128-GCM-SHA256',
+    'ECDHE-ECDSA-AES256-GCM-SHA384',
+    'ECDHE-RSA-AES256-GCM-SHA384',
+    'ECDHE-ECDSA-CHACHA20-POLY1305',
+    'ECDHE-RSA-CHACHA20-POLY1305',
+  ].join(':'),
+  secureOptions: cryptoConstants.SSL_OP_NO_RENEGOTIATION,
+} as const;
+
+/**
+ * Streams one HTTP/2 connection may hold open at once. The API server sends one admission per
+ * stream and keeps few in flight per connection; without a cap one client could hold thousands
+ * (about 4 KB each) until the heap is gone.
+ */
+export const MAX_CONCURRENT_STREAMS = 100;
 
 export interface AppOptions {
   tls: PemPair;
@@ -67,7 +92,13 @@ function statusOf(error: unknown): number {
 export function buildApp(options: AppOptions): WebhookApp {
   const app: WebhookApp = fastify({
     http2: true,
-    https: { allowHTTP1: true, key: options.tls.key, cert: options.tls.cert, ...TLS_CONTEXT_OPTIONS },
+    https: {
+      allowHTTP1: true,
+      key: options.tls.key,
+      cert: options.tls.cert,
+      ...TLS_CONTEXT_OPTIONS,
+      settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS },
+    },
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     // One audit line per decision already; fastify's per-request lines would double the volume.
     logController: new LogController({ disableRequestLogging: true }),

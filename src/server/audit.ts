@@ -46,8 +46,15 @@ export function auditAnnotations(
   return annotations;
 }
 
+/** JSON leaves these raw, yet common line readers split on them: one record must stay one line. */
+const LINE_SEPARATORS = /[\u0085\u2028\u2029]/g;
+
 export function auditLine(record: AuditRecord): string {
-  return `${JSON.stringify(record)}\n`;
+  const json = JSON.stringify(record).replace(
+    LINE_SEPARATORS,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+  return `${json}\n`;
 }
 
 export interface AuditSink {

@@ -257,3 +257,18 @@ t.test('a Kafka StatefulSet claiming a node port another release holds is denied
   t.equal(allowed.response.allowed, true, 'a free port is claimed');
   t.ok(allowed.response.patch);
 });
+
+t.test('a name that is no string (even {"toString": {}}) is answered with the uid, not a 500', async (t) => {
+  const { app } = await testApp();
+  for (const kind of ['StatefulSet', 'Service']) {
+    const object = {
+      ...kafkaStatefulSet(),
+      kind,
+      metadata: { name: { toString: {} }, namespace: { valueOf: 1 } },
+    };
+    const { statusCode, review: answer } = await postReview(app, review(object, { uid: `odd-${kind}` }));
+    t.equal(statusCode, 200);
+    t.equal(answer.response.uid, `odd-${kind}`);
+    t.equal(answer.response.allowed, true);
+  }
+});

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { createAuditSink, type AuditRecord } from '../../src/server/audit.ts';
+import { auditLine, createAuditSink, type AuditRecord } from '../../src/server/audit.ts';
 import { kafkaStatefulSet, postReview, review, tempDir, testApp } from './helpers.ts';
 
 const SECRET = 'hunter2-env-secret';
@@ -107,4 +107,27 @@ t.test('--audit-log FILE gets one JSON line per decision, appended', async (t) =
     lines.map((line) => (JSON.parse(line) as AuditRecord).uid),
     ['u', 'v', 'u', 'v'],
   );
+});
+
+t.test('U+0085, U+2028 and U+2029 in a name are escaped: one record stays one line', (t) => {
+  const record: AuditRecord = {
+    time: '2026-12-01T00:00:00.000Z',
+    uid: 'u',
+    user: 'admin',
+    operation: 'CREATE',
+    kind: 'StatefulSet',
+    namespace: 'kafka',
+    name: 'a\u2028b\u2029c\u0085d',
+    dryRun: false,
+    decision: 'mutated',
+    reason: 'exposed',
+    message: '',
+    patchPaths: [],
+    durationMs: 1,
+  };
+  const line = auditLine(record);
+  t.notOk(/[\u0085\u2028\u2029]/.test(line), 'no raw line separator');
+  t.equal(line.split('\n').length, 2, 'one line, newline-terminated');
+  t.equal((JSON.parse(line) as AuditRecord).name, record.name, 'the name reads back unchanged');
+  t.end();
 });

@@ -4,7 +4,7 @@
  * a restart and without failing one request under continuous load.
  */
 import { X509Certificate } from 'node:crypto';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import t from 'tap';
 import { generateCertificateSet, writeCertificateSet } from '../../src/server/certificates.ts';
 import { h1Request, h2Request, h2Session, kafkaStatefulSet, LOCAL_HOSTS, review } from './helpers.ts';
@@ -168,4 +168,50 @@ t.test('a half-written pair is not installed; the server keeps the previous one'
   await writeFile(`${certDir}/tls.key`, next.serving.key);
   t.equal(await server.tls.reload(), true, 'once the key matches it is installed');
   t.equal(server.tls.current.cert, next.serving.cert);
+});
+
+t.test('TLS 1.2 offers only AEAD suites, refuses client renegotiation; HTTP/2 caps streams', async (t) => {
+  const { server, certificates, stop } = await startTestServer();
+  t.teardown(stop);
+  const { hostname, port } = new URL(server.url);
+  const connect = (ciphers: string): Promise<TLSSocket | string> =>
+    new Promise((resolve) => {
+      const socket = tlsConnect(
+        {
+          host: hostname,
+          port: Number(port),
+          ca: [certificates.ca.cert],
+          servername: 'localhost',
+          maxVersion: 'TLSv1.2',
+          ciphers,
+        },
+        () => {
+          resolve(socket);
+        },
+      );
+      socket.on('error', (error: NodeJS.ErrnoException) => {
+        resolve(error.code ?? error.message);
+      });
+    });
+  const cbc = await connect('ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES128-SHA:AES128-SHA');
+  t.type(
+    cbc,
+    'string',
+    `a CBC-SHA1-only client gets no connection (${typeof cbc === 'string' ? cbc : 'connected'})`,
+  );
+  const gcm = await connect('ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256');
+  if (typeof gcm === 'string') t.fail(`an AEAD client connects: ${gcm}`);
+  else {
+    const refused = await new Promise<Error | null>((resolve) => {
+      gcm.once('error', resolve);
+      gcm.renegotiate({}, (error) => {
+        resolve(error ?? null);
+      });
+    });
+    t.ok(refused, `renegotiation is refused (${refused?.message ?? ''})`);
+    gcm.destroy();
+  }
+  const session = await h2Session(server.url, certificates.ca.cert);
+  t.equal(session.remoteSettings.maxConcurrentStreams, 100, 'the server advertises a stream limit');
+  session.close();
 });
