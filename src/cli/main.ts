@@ -1,6 +1,6 @@
 /** The `kafka-nodeport-injector` command line: thin doors to the mutation core and the server. */
 import { Command, Option } from 'commander';
-import { isRecord, type KubeObject } from '../core/kubeTypes.ts';
+import { isRecord, stringOr } from '../core/kubeTypes.ts';
 import { isUnexposedKafka } from '../core/result.ts';
 import { VERSION } from '../version.ts';
 import { explain, formatExplanations } from './explain.ts';
@@ -38,9 +38,10 @@ function unexposedWarnings(documents: Documents): string[] {
   return documents
     .filter((d) => isUnexposedKafka(d.result))
     .map((d) => {
-      const meta = isRecord(d.object) ? (d.object as KubeObject).metadata : undefined;
-      const kind = isRecord(d.object) && typeof d.object.kind === 'string' ? d.object.kind : 'object';
-      return `${kind} ${meta?.name ?? '?'} not exposed: ${d.result.message}`;
+      // An internal error may come from an object of any shape: name it with strings only.
+      const object = isRecord(d.object) ? d.object : {};
+      const meta = isRecord(object.metadata) ? object.metadata : {};
+      return `${stringOr(object.kind, 'object')} ${stringOr(meta.name, '?')} not exposed: ${d.result.message}`;
     });
 }
 

@@ -122,3 +122,16 @@ export interface Service extends KubeObject {
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
+
+/**
+ * `value` when it is a string, else `fallback`: for naming objects not yet shape-checked, whose
+ * fields may be any JSON value, even `{"toString": {}}`, which a template literal would throw on.
+ */
+export function stringOr(value: unknown, fallback = ''): string {
+  return typeof value === 'string' ? value : fallback;
+}
+
+/** A Service selector (or a matchLabels) selects pods whose labels hold every one of its pairs. */
+export function selectsLabels(selector: Record<string, unknown>, labels: Record<string, unknown>): boolean {
+  return Object.entries(selector).every(([k, v]) => labels[k] === v);
+}

@@ -11,7 +11,7 @@ import {
   type ConfigSource,
   type RawConfig,
 } from './config.ts';
-import { isRecord } from './kubeTypes.ts';
+import { isRecord, stringOr } from './kubeTypes.ts';
 import { mutateStatefulSet } from './mutateStatefulSet.ts';
 import { checkService, checkStatefulSet } from './objectShape.ts';
 import { isKafkaStatefulSet } from './recognizeKafka.ts';
@@ -32,11 +32,9 @@ export interface MutationInput extends BrokerContext {
 
 function describe(object: unknown): string {
   if (!isRecord(object)) return typeof object;
-  // Not yet shape-checked: any field may be any JSON value, even {"toString": {}}.
-  const text = (value: unknown, fallback: string): string => (typeof value === 'string' ? value : fallback);
   const meta = isRecord(object.metadata) ? object.metadata : {};
-  const namespace = text(meta.namespace, '');
-  return `${text(object.kind, '?')} ${namespace ? `${namespace}/` : ''}${text(meta.name, text(meta.generateName, '?'))}`;
+  const namespace = stringOr(meta.namespace);
+  return `${stringOr(object.kind, '?')} ${namespace ? `${namespace}/` : ''}${stringOr(meta.name, stringOr(meta.generateName, '?'))}`;
 }
 
 export function mutateObject(input: MutationInput): MutationResult {

@@ -5,11 +5,7 @@
  * brokers. So a claim is checked against the cluster's Services for every object that claims it.
  */
 import { ANNOTATION_PREFIX } from './config.ts';
-import { isRecord, type KubeObject } from './kubeTypes.ts';
-
-function labelsSelected(selector: Record<string, unknown>, labels: Record<string, unknown>): boolean {
-  return Object.entries(selector).every(([k, v]) => labels[k] === v);
-}
+import { isRecord, selectsLabels, type KubeObject } from './kubeTypes.ts';
 
 /** `namespace/name` of a Service that holds `nodePort` and is not this object's own, if any. */
 export function foreignHolder(
@@ -34,7 +30,7 @@ export function foreignHolder(
       sameNamespace &&
       (podLabels === undefined
         ? held?.name === meta?.name
-        : isRecord(service.spec.selector) && labelsSelected(service.spec.selector, podLabels));
+        : isRecord(service.spec.selector) && selectsLabels(service.spec.selector, podLabels));
     if (!own) return `${held?.namespace ?? ''}/${held?.name ?? ''}`;
   }
   return undefined;

@@ -56,6 +56,12 @@ export function lastEnvIndex(env: EnvVar[] | null | undefined, name: string): nu
   return -1;
 }
 
+/** Index of the effective definition of env var `name` when it is a literal string, else -1. */
+export function literalEnvIndex(container: Container, name: string): number {
+  const index = lastEnvIndex(container.env, name);
+  return index >= 0 && typeof container.env?.[index]?.value === 'string' ? index : -1;
+}
+
 /** The literal value of an env var (null renders as empty); undefined when absent or from a source. */
 export function envValue(container: Container, name: string): string | undefined {
   const entry = container.env?.[lastEnvIndex(container.env, name)];

@@ -6,7 +6,7 @@
  */
 import type { ServiceTarget } from './clientService.ts';
 import type { RawConfig } from './config.ts';
-import { isRecord, type StatefulSet } from './kubeTypes.ts';
+import { isRecord, selectsLabels, type StatefulSet } from './kubeTypes.ts';
 import { mutateObject } from './mutateObject.ts';
 import type { MutationResult, Reason } from './result.ts';
 
@@ -39,10 +39,6 @@ export interface BrokerDecision {
   result: MutationResult;
 }
 
-function selects(selector: Record<string, unknown>, labels: Record<string, string>): boolean {
-  return Object.entries(selector).every(([k, v]) => labels[k] === v);
-}
-
 /**
  * The chart's own per-broker NodePort Services (bitnami `externalAccess` NodePort, cp-kafka
  * `nodeport.enabled`): each selects one broker pod and holds a fixed nodePort. Charts create them
@@ -57,7 +53,7 @@ function perBrokerNodePorts(selector: Record<string, unknown>, services: unknown
     const rest = Object.fromEntries(Object.entries(own).filter(([k]) => k !== POD_NAME_LABEL));
     const fixedPort =
       Array.isArray(ports) && ports.some((p) => isRecord(p) && typeof p.nodePort === 'number');
-    return fixedPort && Object.entries(selector).every(([k, v]) => rest[k] === v);
+    return fixedPort && selectsLabels(selector, rest);
   });
 }
 
@@ -120,7 +116,7 @@ export function brokerContextFor(
   if (!isRecord(selector)) return {};
   const selected = brokers.filter(
     ({ sts, result }) =>
-      result.decision !== 'skipped' && selects(selector, sts.spec.template.metadata?.labels ?? {}),
+      result.decision !== 'skipped' && selectsLabels(selector, sts.spec.template.metadata?.labels ?? {}),
   );
   const exposed = selected.filter(({ result }) => result.exposure);
   const unexposed = selected.find(({ result }) => !result.exposure);

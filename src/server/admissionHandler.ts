@@ -8,7 +8,7 @@
  * admits the object unchanged (SPEC §3: a bug must never block an install).
  */
 import type { RawConfig } from '../core/config.ts';
-import { isRecord, type KubeObject } from '../core/kubeTypes.ts';
+import { isRecord, stringOr, type KubeObject } from '../core/kubeTypes.ts';
 import type { MutationInput } from '../core/mutateObject.ts';
 import { foreignHolder, nodePortTakenMessage } from '../core/nodePortClaim.ts';
 import { serviceContext } from '../core/release.ts';
@@ -165,13 +165,10 @@ async function decide(request: AdmissionRequest, context: AdmissionContext): Pro
 /** The object as people name it: `StatefulSet my-kafka` (`generateName` when it has no name yet). */
 function subject(request: AdmissionRequest): { kind: string; name: string } {
   const meta = objectMeta(request.object);
-  const objectKind =
-    isRecord(request.object) && typeof request.object.kind === 'string' ? request.object.kind : '';
-  // Only strings: a hostile object's name may be anything, even {"toString": {}}.
-  const text = (value: unknown): string => (typeof value === 'string' ? value : '');
+  const objectKind = isRecord(request.object) ? stringOr(request.object.kind) : '';
   return {
-    kind: text(request.kind?.kind) || objectKind,
-    name: text(request.name) || text(meta?.name) || text(meta?.generateName),
+    kind: stringOr(request.kind?.kind) || objectKind,
+    name: stringOr(request.name) || stringOr(meta?.name) || stringOr(meta?.generateName),
   };
 }
 

@@ -309,6 +309,26 @@ async function mutateOffline(text: string, annotations: Record<string, string>):
 }
 
 /** Wait until the webhook's audit log holds a record matching `pred` (the pipe may lag the answer). */
+/** The stored objects are what `mutate` makes of `text` (the webhook and the CLI agree). */
+async function assertStoredAsMutate(
+  cluster: Cluster,
+  ns: string,
+  text: string,
+  annotations: Record<string, string>,
+): Promise<(KubeObj | undefined)[]> {
+  const expected = await mutateOffline(text, annotations);
+  const stored = await storedCounterparts(cluster, ns, expected);
+  assert.deepEqual(releaseDiffs(expected, stored), []);
+  return stored;
+}
+
+function assertNoErrorOrDenial(records: AuditRecord[], ns: string): void {
+  const bad = records.filter(
+    (a) => a.namespace === ns && (a.decision === 'error' || a.decision === 'denied'),
+  );
+  assert.deepEqual(bad, [], 'no admission error or denial');
+}
+
 async function auditRecord(
   webhook: WebhookProcess,
   from: number,
@@ -492,8 +512,7 @@ async function chartSteps(
           assert.equal(r.user, 'kni-e2e-admin', "audit: the user is helm's");
           assert.equal(r.dryRun, false);
         }
-        const bad = records.filter((a) => a.decision === 'error' || a.decision === 'denied');
-        assert.deepEqual(bad, [], 'no admission error or denial');
+        assertNoErrorOrDenial(records, ns);
       },
     );
 
@@ -501,10 +520,7 @@ async function chartSteps(
       await check(
         `${name}: the webhook and \`mutate\` agree: stored objects = \`mutate\` of the release manifest`,
         async () => {
-          const { text } = await releaseManifest(cluster, ns);
-          const expected = await mutateOffline(text, nsAnnotations);
-          const stored = await storedCounterparts(cluster, ns, expected);
-          assert.deepEqual(releaseDiffs(expected, stored), []);
+          await assertStoredAsMutate(cluster, ns, (await releaseManifest(cluster, ns)).text, nsAnnotations);
         },
       );
     } else {
@@ -823,9 +839,7 @@ async function valueVariantSteps(
         );
         helmOk(install, 'helm install');
         const { text } = await releaseManifest(cluster, ns);
-        const expected = await mutateOffline(text, nsAnnotations);
-        const stored = await storedCounterparts(cluster, ns, expected);
-        assert.deepEqual(releaseDiffs(expected, stored), []);
+        const stored = await assertStoredAsMutate(cluster, ns, text, nsAnnotations);
         const mutated = stored
           .filter((o): o is KubeObj => o !== undefined && statusAnnotation(o) !== undefined)
           .map((o) => `${o.kind ?? ''} ${o.metadata?.name ?? ''}`);
@@ -842,10 +856,7 @@ async function valueVariantSteps(
             `one client Service is opened: ${mutated.join(', ')}`,
           );
         }
-        const bad = webhook
-          .since(from)
-          .filter((a) => a.namespace === ns && (a.decision === 'error' || a.decision === 'denied'));
-        assert.deepEqual(bad, [], 'no admission error or denial');
+        assertNoErrorOrDenial(webhook.since(from), ns);
       },
     );
     await uninstall(cluster, ns).catch(() => undefined);
@@ -879,13 +890,8 @@ async function kubectlApplyStep(cluster: Cluster, webhook: WebhookProcess): Prom
       const pods = await waitForBrokerPods(cluster, ns, c.brokers);
       assertPlacement(pods, LABELLED);
       await assertExposed(cluster, ns, pods, objects, c.clientService, EXPECT);
-      const expected = await mutateOffline(text, nsAnnotations);
-      const stored = await storedCounterparts(cluster, ns, expected);
-      assert.deepEqual(releaseDiffs(expected, stored), []);
-      const bad = webhook
-        .since(from)
-        .filter((a) => a.namespace === ns && (a.decision === 'error' || a.decision === 'denied'));
-      assert.deepEqual(bad, [], 'no admission error or denial');
+      await assertStoredAsMutate(cluster, ns, text, nsAnnotations);
+      assertNoErrorOrDenial(webhook.since(from), ns);
     },
   );
   // Its Service holds the node port: gone before the next release claims it.

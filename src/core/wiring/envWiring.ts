@@ -12,7 +12,7 @@ import {
 import { ensureHostIpEnv, HOST_IP_REFERENCE } from '../downwardEnv.ts';
 import type { Container, PodSpec } from '../kubeTypes.ts';
 import { pointer } from '../patchBuilder.ts';
-import { envValue, lastEnvIndex } from '../recognizeKafka.ts';
+import { envValue, literalEnvIndex } from '../recognizeKafka.ts';
 import { TEMPLATE_SPEC, unsupported, type Wiring, type WiringInput, type WiringOutcome } from './wiring.ts';
 
 export const ADVERTISED_ENV = 'KAFKA_CFG_ADVERTISED_LISTENERS';
@@ -32,8 +32,7 @@ export function bindPort(listenersList: string | undefined, name: string): numbe
 }
 
 function advertisedEnvIndex(container: Container): number {
-  const index = lastEnvIndex(container.env, ADVERTISED_ENV);
-  return index >= 0 && typeof container.env?.[index]?.value === 'string' ? index : -1;
+  return literalEnvIndex(container, ADVERTISED_ENV);
 }
 
 export const envWiring: Wiring = {

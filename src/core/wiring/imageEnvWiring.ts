@@ -18,7 +18,7 @@ import {
 import { ensureHostIpEnv, HOST_IP_REFERENCE } from '../downwardEnv.ts';
 import type { Container, PodSpec } from '../kubeTypes.ts';
 import { pointer } from '../patchBuilder.ts';
-import { envValue, lastEnvIndex } from '../recognizeKafka.ts';
+import { envValue, literalEnvIndex } from '../recognizeKafka.ts';
 import { bindPort } from './envWiring.ts';
 import {
   ADDED_LISTENER,
@@ -31,11 +31,6 @@ import { TEMPLATE_SPEC, unsupported, type Wiring, type WiringInput, type WiringO
 
 export const IMAGE_ADVERTISED_ENV = 'KAFKA_ADVERTISED_LISTENERS';
 const LISTENERS_ENV = 'KAFKA_LISTENERS';
-
-function literalEnvIndex(container: Container, name: string): number {
-  const index = lastEnvIndex(container.env, name);
-  return index >= 0 && typeof container.env?.[index]?.value === 'string' ? index : -1;
-}
 
 /** `controller` alone in KAFKA_PROCESS_ROLES: a KRaft controller, which clients never reach. */
 function isControllerOnly(container: Container): boolean {
