@@ -18,6 +18,7 @@ export type Reason =
   | 'invalid-config'
   | 'release-unreadable'
   | 'node-port-taken'
+  | 'node-port-misrouted'
   | 'internal-error';
 
 export interface MutationResult {

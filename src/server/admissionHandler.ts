@@ -10,7 +10,7 @@
 import type { RawConfig } from '../core/config.ts';
 import { isRecord, stringOr, type KubeObject } from '../core/kubeTypes.ts';
 import type { MutationInput } from '../core/mutateObject.ts';
-import { foreignHolder, nodePortTakenMessage } from '../core/nodePortClaim.ts';
+import { claimRefusal } from '../core/nodePortClaim.ts';
 import { serviceContext } from '../core/release.ts';
 import { isUnexposedKafka, type Decision, type MutationResult } from '../core/result.ts';
 import {
@@ -82,7 +82,7 @@ function namespaceOf(request: AdmissionRequest): string {
 async function nodePortRefusal(
   object: unknown,
   namespace: string,
-  nodePort: number,
+  result: MutationResult,
   allServices: () => Promise<unknown[]>,
 ): Promise<Verdict | undefined> {
   let services: unknown[];
@@ -91,14 +91,8 @@ async function nodePortRefusal(
   } catch {
     return undefined;
   }
-  const holder = foreignHolder(object, namespace, nodePort, services);
-  if (holder === undefined) return undefined;
-  return {
-    decision: 'denied',
-    reason: 'node-port-taken',
-    message: nodePortTakenMessage(nodePort, holder),
-    patch: [],
-  };
+  const refusal = claimRefusal(object, namespace, result, services);
+  return refusal && { decision: 'denied', ...refusal, patch: [] };
 }
 
 async function decide(request: AdmissionRequest, context: AdmissionContext): Promise<Verdict> {
@@ -145,7 +139,7 @@ async function decide(request: AdmissionRequest, context: AdmissionContext): Pro
     if (Object.keys(brokerContext).length > 0) result = await context.mutate({ ...base, ...brokerContext });
   }
   if (result.decision === 'mutated' && result.nodePort !== undefined && context.allServices) {
-    const refusal = await nodePortRefusal(object, namespace, result.nodePort, context.allServices);
+    const refusal = await nodePortRefusal(object, namespace, result, context.allServices);
     if (refusal) return refusal;
   }
   if (result.decision === 'mutated' && context.namespaces.enabled && !context.namespaces.ready) {

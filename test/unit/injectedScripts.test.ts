@@ -7,9 +7,11 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fastJsonPatch from 'fast-json-patch';
 import t from 'tap';
 import { INIT_SCRIPT } from '../../src/core/wiring/initFileWiring.ts';
 import { wrapperScript } from '../../src/core/wiring/scriptExportWiring.ts';
+import { ANNOTATION_PREFIX } from '../../src/core/config.ts';
 import { mutateObject } from '../../src/core/mutateObject.ts';
 import type { StatefulSet } from '../../src/core/kubeTypes.ts';
 import { envStatefulSet } from '../support/fixtures.ts';
@@ -120,35 +122,49 @@ t.test("command wrapper: the setup script's own export is rewritten just before 
   t.end();
 });
 
-t.test('script-export wiring wraps the command once, keeps the original after it, and is idempotent', (t) => {
-  const sts: StatefulSet = envStatefulSet('');
-  const container = sts.spec.template.spec.containers[0];
-  if (!container?.env) throw new Error('fixture');
-  container.env = container.env.filter((e) => e.name !== 'KAFKA_CFG_ADVERTISED_LISTENERS');
-  container.env[2] = {
-    name: 'KAFKA_CFG_LISTENERS',
-    value: 'INTERNAL://:9093,CLIENT://:9092,EXTERNAL://:9094',
-  };
-  const first = mutateObject({ object: sts });
-  t.equal(first.exposure?.family, 'script-export');
-  t.equal(first.exposure?.containerPort, 9094);
-  const command = first.patch.find((op) => op.path.endsWith('/command'));
-  t.ok(
-    command &&
-      'value' in command &&
-      Array.isArray(command.value) &&
-      command.value.at(-1) === '/scripts/setup.sh',
-  );
+t.test(
+  "script-export wiring: externalAccess is the chart's own exposure; a listener the user names is rewritten, once",
+  (t) => {
+    const sts: StatefulSet = envStatefulSet('');
+    const container = sts.spec.template.spec.containers[0];
+    if (!container?.env) throw new Error('fixture');
+    container.env = container.env.filter((e) => e.name !== 'KAFKA_CFG_ADVERTISED_LISTENERS');
+    container.env[2] = {
+      name: 'KAFKA_CFG_LISTENERS',
+      value: 'INTERNAL://:9093,CLIENT://:9092,EXTERNAL://:9094',
+    };
+    for (const listener of ['auto', 'EXTERNAL']) {
+      const own = mutateObject({
+        object: sts,
+        namespaceAnnotations: { [`${ANNOTATION_PREFIX}listener`]: listener },
+      });
+      t.equal(own.reason, 'already-exposed', `listener ${listener}: left to the chart`);
+      t.same(own.patch, []);
+    }
+    const client = { [`${ANNOTATION_PREFIX}listener`]: 'CLIENT' };
+    const first = mutateObject({ object: sts, namespaceAnnotations: client });
+    t.equal(first.exposure?.family, 'script-export');
+    t.equal(first.exposure?.containerPort, 9092);
+    const command = first.patch.find((op) => op.path.endsWith('/command'));
+    t.ok(
+      command &&
+        'value' in command &&
+        Array.isArray(command.value) &&
+        command.value.at(-1) === '/scripts/setup.sh',
+    );
+    const wrapped = fastJsonPatch.applyPatch(structuredClone(sts), first.patch, false, false).newDocument;
+    t.same(mutateObject({ object: wrapped, namespaceAnnotations: client }).patch, [], 'idempotent');
 
-  const withHostIp = structuredClone(sts);
-  withHostIp.spec.template.spec.containers[0]?.env?.push({
-    name: 'HOST_IP',
-    valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } },
-  });
-  t.equal(
-    mutateObject({ object: withHostIp }).reason,
-    'already-exposed',
-    "the chart's NodePort externalAccess is left alone",
-  );
-  t.end();
-});
+    const withHostIp = structuredClone(sts);
+    withHostIp.spec.template.spec.containers[0]?.env?.push({
+      name: 'HOST_IP',
+      valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } },
+    });
+    t.equal(
+      mutateObject({ object: withHostIp }).reason,
+      'already-exposed',
+      "the chart's NodePort externalAccess is left alone",
+    );
+    t.end();
+  },
+);

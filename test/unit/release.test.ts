@@ -8,7 +8,7 @@ import t from 'tap';
 import { stringify } from 'yaml';
 import { mutateRelease, serviceContext } from '../../src/core/release.ts';
 import { mutateObject } from '../../src/core/mutateObject.ts';
-import { foreignHolder, nodePortTakenMessage } from '../../src/core/nodePortClaim.ts';
+import { claimRefusal, foreignHolder, nodePortTakenMessage } from '../../src/core/nodePortClaim.ts';
 import type { Service } from '../../src/core/kubeTypes.ts';
 import {
   currentRecord,
@@ -125,3 +125,39 @@ t.test('a node port is claimed by one release: another Service holding it is nam
   );
   t.end();
 });
+
+t.test(
+  'a StatefulSet is refused when its own Service already routes the node port to another listener',
+  (t) => {
+    const sts = envStatefulSet(seedListeners);
+    const exposed = mutateObject({ object: sts });
+    t.equal(exposed.exposure?.listener, 'OUTSIDE');
+    const service = (targetPort: number | string): unknown => ({
+      kind: 'Service',
+      metadata: { namespace: 'kafka', name: 'kafka' },
+      spec: {
+        selector: { 'app.kubernetes.io/name': 'kafka', 'app.kubernetes.io/instance': 'kafka' },
+        ports: [{ port: 9092, targetPort, nodePort: 31980 }],
+      },
+    });
+    // Applied before its StatefulSet without Helm, the Service was aimed at the chart's client port.
+    const blind = claimRefusal(sts, 'kafka', exposed, [service('kafka-client')]);
+    t.equal(blind?.reason, 'node-port-misrouted');
+    t.match(
+      blind?.message ?? '',
+      /kafka\/kafka routes node port 31980 to container port 9092.*OUTSIDE listens on 9094/,
+    );
+    t.equal(
+      claimRefusal(sts, 'kafka', exposed, [service(9094)]),
+      undefined,
+      'routed to the exposed listener',
+    );
+    t.equal(
+      claimRefusal(sts, 'kafka', exposed, [service('no-such-port')]),
+      undefined,
+      'a route it cannot resolve is not judged',
+    );
+    t.equal(claimRefusal(sts, 'kafka', exposed, []), undefined, 'no Service yet');
+    t.end();
+  },
+);

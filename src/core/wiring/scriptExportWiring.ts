@@ -1,8 +1,10 @@
 /**
  * Script-export variant of the env family (bitnami/kafka 12–22 with `externalAccess` on): the
  * chart's setup script builds and exports `KAFKA_CFG_ADVERTISED_LISTENERS` itself, after any env
- * we could set. We wrap the container command: the script runs unchanged, and its final
- * `exec` of Kafka goes through a shell function that rewrites the exposed listener first.
+ * we could set, with one external address per broker: the chart's own exposure, left alone. When
+ * the user names another listener (CLIENT, say) we wrap the container command: the script runs
+ * unchanged, and its final `exec` of Kafka goes through a shell function that rewrites that
+ * listener first.
  */
 import { ensureHostIpEnv } from '../downwardEnv.ts';
 import type { Container, PodSpec } from '../kubeTypes.ts';
@@ -65,7 +67,18 @@ export const scriptExportWiring: Wiring = {
         message: "the chart's own externalAccess exposes each broker",
       };
     }
-    const listener = config.listener === 'auto' ? 'EXTERNAL' : config.listener;
+    // Every externalAccess form (LoadBalancer IPs, NodePorts, a ClusterIP domain with one port per
+    // broker) has the script export one address per broker: the chart exposes its brokers itself.
+    // Only a listener the user names is ours to rewrite.
+    if (config.listener === 'auto' || config.listener === 'EXTERNAL') {
+      return {
+        exposed: false,
+        reason: 'already-exposed',
+        message:
+          "the chart's setup script exports a per-broker EXTERNAL listener (externalAccess): each broker is reached at its own address",
+      };
+    }
+    const { listener } = config;
     const containerPort = bindPort(envValue(container, 'KAFKA_CFG_LISTENERS'), listener);
     if (containerPort === undefined) return unsupported(`listener ${listener} is not in KAFKA_CFG_LISTENERS`);
 
