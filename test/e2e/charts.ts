@@ -122,13 +122,13 @@ const dedicated = (version: string): ChartCase => ({
  * a user-defined OUTSIDE listener on 9094 advertising one fixed address. The client Service is
  * created before the StatefulSet, and must still be aimed at OUTSIDE's port.
  */
-const seedOutside = (version: string, syntax: 'string' | 'list', helm4 = false): ChartCase => {
+const seedOutside = (version: string, syntax: 'string' | 'list', lifecycle = false): ChartCase => {
   // 12.x takes the lists as one comma-separated string, 21.x as YAML lists.
   const list = (entries: string[]): string =>
     syntax === 'list' ? `{${entries.join(',')}}` : entries.join('\\,');
   return {
-    ...bitnamiEnv(version),
-    variant: helm4 ? 'seed-outside_helm4' : 'seed-outside',
+    ...bitnamiEnv(version, lifecycle),
+    variant: 'seed-outside',
     values: [
       'replicaCount=3',
       `listeners=${list(['INTERNAL://:9093', 'CLIENT://:9092', 'OUTSIDE://:9094'])}`,
@@ -139,15 +139,20 @@ const seedOutside = (version: string, syntax: 'string' | 'list', helm4 = false):
       ])}`,
       'listenerSecurityProtocolMap=INTERNAL:PLAINTEXT\\,CLIENT:PLAINTEXT\\,OUTSIDE:PLAINTEXT',
     ],
-    ...(helm4 ? { helm4 } : {}),
   };
 };
 
+/** bitnami `externalAccess` in each of its forms: the chart exposes every broker itself. */
+const ownExternalAccess = (version: string, form: string, values: string[]): ChartCase => ({
+  ...bitnamiEnv(version),
+  variant: `ext${form}`,
+  expect: 'already-exposed',
+  values: ['replicaCount=3', 'externalAccess.enabled=true', ...values],
+});
+
 export const VARIANTS: ChartCase[] = [
   seedOutside('12.9.5', 'string'),
-  { ...seedOutside('12.9.5', 'string', true), lifecycle: true },
   seedOutside('21.4.6', 'list'),
-  { ...bitnamiFile('32.4.4', true), variant: 'helm4', helm4: true },
   {
     ...bitnamiEnv('14.8.1'),
     variant: 'extNodePort_useHostIPs',
@@ -160,6 +165,14 @@ export const VARIANTS: ChartCase[] = [
       'externalAccess.service.nodePorts={31980,31981,31982}',
     ],
   },
+  ownExternalAccess('12.9.5', 'LB_fixedIPs', [
+    'externalAccess.service.type=LoadBalancer',
+    'externalAccess.service.loadBalancerIPs={1.1.1.1,1.1.1.2,1.1.1.3}',
+  ]),
+  ownExternalAccess('22.1.6', 'ClusterIP_domain', [
+    'externalAccess.service.type=ClusterIP',
+    'externalAccess.service.domain=kafka.example',
+  ]),
   dedicated('24.0.14'),
   dedicated('32.4.4'),
   {
@@ -174,6 +187,24 @@ export const VARIANTS: ChartCase[] = [
     ],
   },
 ];
+
+/**
+ * Every case again with Helm 4, which installs with server-side apply: an upgrade fails on a field
+ * another manager owns. The lifecycle (no-op upgrade, `--set-string` upgrade, rollback) runs for one
+ * chart per wiring family and for the story's values.
+ */
+const HELM4_LIFECYCLE = [
+  'bitnami-kafka-12.9.5_seed-outside',
+  'bitnami-kafka-32.4.4',
+  'cp-helm-charts-cp-kafka-0.6.1',
+];
+
+export const HELM4_CASES: ChartCase[] = [...CHARTS, ...VARIANTS].map((c) => ({
+  ...c,
+  variant: c.variant === undefined ? 'helm4' : `${c.variant}_helm4`,
+  helm4: true,
+  lifecycle: HELM4_LIFECYCLE.includes(caseName(c)),
+}));
 
 /** `bitnami-kafka-32.4.4` or `bitnami-kafka-32.4.4_dedicated`, as ../shared/charts-rendered names them. */
 export function caseName(c: ChartCase): string {

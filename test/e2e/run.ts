@@ -19,7 +19,7 @@
  *     StatefulSet; the story's own values (OUTSIDE://1.1.1.1:9094) on 12.9.5 and 21.4.6, judged
  *     right after the first install; Helm 4 (server-side apply) installs, upgrades and rolls back;
  *     every value variant of test/support/chartVariants.ts right after `helm install`; `kubectl
- *     apply` of a render, StatefulSets first.
+ *     apply` of a render in both orders of kinds; every chart and variant again with Helm 4.
  *  4. `mutate` as a Helm post-renderer; `kubectl apply --dry-run=server`; two node-ports side by
  *     side and a clash; the webhook stopped and restarted (failurePolicy Fail).
  *  5. test/e2e/self-managed-certs.ts, when present, as a sub-step (its own cluster).
@@ -32,10 +32,8 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { parse } from 'yaml';
 import {
   assertExposed,
   assertPlacement,
@@ -55,12 +53,12 @@ import {
   caseName,
   chartPath,
   checkCorpus,
+  HELM4_CASES,
   setFlags,
   type ChartCase,
 } from './charts.ts';
 import {
   diffWebhookLatency,
-  freePorts,
   histogramQuantile,
   run,
   startCluster,
@@ -71,7 +69,6 @@ import {
 } from './cluster.ts';
 import {
   changedPaths,
-  containmentDiffs,
   getObject,
   listObjects,
   omitPaths,
@@ -82,6 +79,13 @@ import {
 } from './storedObjects.ts';
 import { VALUE_VARIANTS } from '../support/chartVariants.ts';
 import { CLI, REPO_ROOT, WebhookProcess, ensureBuilt, type AuditRecord } from './webhookProcess.ts';
+import {
+  INJECT_LABEL,
+  NODE_SELECTOR_ANNOTATION,
+  createNamespace,
+  registerWebhook,
+  startWebhook,
+} from './webhookCluster.ts';
 
 const NODES: FakeNode[] = [
   { name: 'kafka-a', internalIP: '203.0.113.11', labels: { runapp: 'kafka' } },
@@ -91,9 +95,6 @@ const NODES: FakeNode[] = [
 ];
 const LABELLED = NODES.filter((n) => n.labels?.['runapp'] === 'kafka');
 const WEBHOOK_NAME = 'inject.kafka-nodeport-injector.io';
-const MWC_FILE = path.join(REPO_ROOT, 'manifests/base/mutatingwebhookconfiguration.yaml');
-const INJECT_LABEL = { 'kafka-nodeport-injector/inject': 'enabled' };
-const NODE_SELECTOR_ANNOTATION = 'kafka-nodeport-injector/node-selector';
 const NODE_PORT_ANNOTATION = 'kafka-nodeport-injector/node-port';
 const DEFAULT_NODE_PORT = 31980;
 const EXPECT = { nodePort: DEFAULT_NODE_PORT, nodeSelector: { runapp: 'kafka' }, release: RELEASE };
@@ -248,20 +249,6 @@ function printFigures(overall: WebhookLatency | undefined, records: AuditRecord[
 // Cluster helpers
 // ---------------------------------------------------------------------------------------------
 
-async function createNamespace(
-  cluster: Cluster,
-  name: string,
-  labels: Record<string, string>,
-  annotations: Record<string, string>,
-): Promise<void> {
-  const r = await cluster.api('POST', '/api/v1/namespaces', {
-    apiVersion: 'v1',
-    kind: 'Namespace',
-    metadata: { name, labels, annotations },
-  });
-  if (r.status !== 201) throw new Error(`create namespace ${name}: HTTP ${r.status}: ${r.text}`);
-}
-
 async function deleteNamespace(cluster: Cluster, name: string): Promise<void> {
   await cluster.api('DELETE', `/api/v1/namespaces/${name}`);
 }
@@ -384,40 +371,6 @@ async function uninstall(cluster: Cluster, ns: string): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Steps
 // ---------------------------------------------------------------------------------------------
-
-async function registerWebhook(cluster: Cluster, webhook: WebhookProcess, caPem: string): Promise<void> {
-  const shipped = parse(await readFile(MWC_FILE, 'utf8')) as { webhooks: Record<string, unknown>[] };
-  const config = structuredClone(shipped);
-  for (const w of config.webhooks) {
-    w['clientConfig'] = { url: webhook.url, caBundle: Buffer.from(caPem).toString('base64') };
-  }
-  const r = await cluster.api(
-    'POST',
-    '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
-    config,
-  );
-  assert.equal(r.status, 201, `create MutatingWebhookConfiguration: ${r.text}`);
-  // What is stored is the shipped file but for clientConfig.
-  const withoutClient = structuredClone(shipped);
-  for (const w of withoutClient.webhooks) delete w['clientConfig'];
-  assert.deepEqual(containmentDiffs(withoutClient, r.json), [], 'stored configuration = shipped file');
-
-  // The API server picks configurations up asynchronously: probe until it calls us.
-  await createNamespace(cluster, 'e2e-probe', INJECT_LABEL, {});
-  const probe = JSON.stringify({
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name: 'probe', namespace: 'e2e-probe' },
-    spec: { selector: { app: 'probe' }, ports: [{ port: 80 }] },
-  });
-  const from = webhook.audit.length;
-  for (let i = 0; ; i++) {
-    assert.ok(i < 100, 'the API server never called the webhook');
-    await cluster.kubectlOk(['create', '--dry-run=server', '-f', '-'], { input: probe });
-    if (webhook.since(from).some((a) => a.namespace === 'e2e-probe')) break;
-    await sleep(100);
-  }
-}
 
 async function chartSteps(
   cluster: Cluster,
@@ -869,36 +822,87 @@ async function valueVariantSteps(
  * render, StatefulSets first, must store what `mutate` makes of it, judged by effect. (Services
  * first is the documented gap: README "Design: install order".)
  */
-async function kubectlApplyStep(cluster: Cluster, webhook: WebhookProcess): Promise<void> {
-  const c = VARIANTS.find((x) => caseName(x) === 'bitnami-kafka-12.9.5_seed-outside');
-  if (!c) return;
-  const ns = 'kubectl-apply';
+/** `kubectl apply` of a render in two batches: one kind first, then the rest. */
+async function applyInOrder(
+  cluster: Cluster,
+  ns: string,
+  objects: KubeObj[],
+  firstKind: string,
+): Promise<ExecResult[]> {
+  const first = objects.filter((o) => o.kind === firstKind);
+  const rest = objects.filter((o) => o.kind !== firstKind);
+  const results: ExecResult[] = [];
+  for (const batch of [first, rest]) {
+    const list = { apiVersion: 'v1', kind: 'List', items: batch };
+    results.push(await cluster.kubectl(['apply', '-n', ns, '-f', '-'], { input: JSON.stringify(list) }));
+  }
+  return results;
+}
+
+async function renderFor(
+  cluster: Cluster,
+  c: ChartCase,
+  ns: string,
+): Promise<{ text: string; objects: KubeObj[] }> {
+  const text = await cluster.helmOk(['template', RELEASE, chartPath(c), '-n', ns, ...setFlags(c.values)]);
+  const objects = parseManifests(text).map((o) => ({ ...o, metadata: { ...o.metadata, namespace: ns } }));
+  return { text, objects };
+}
+
+/**
+ * Without Helm there is no release record: a Service applied before its StatefulSet is decided
+ * without its brokers. Right for a chart's own client listener; for a user-defined outside listener
+ * the StatefulSet is refused, naming the Service, rather than exposed behind it.
+ */
+async function kubectlApplySteps(cluster: Cluster, webhook: WebhookProcess): Promise<void> {
+  const seed = VARIANTS.find((x) => caseName(x) === 'bitnami-kafka-12.9.5_seed-outside');
+  const plain = CHARTS.find((x) => x.dir === 'bitnami-kafka-12.9.5');
+  if (!seed || !plain) return;
   const nsAnnotations = { [NODE_SELECTOR_ANNOTATION]: 'runapp=kafka' };
-  await check(
-    `${caseName(c)}: kubectl apply of the render, StatefulSets first: stored = \`mutate\` of the render, brokers advertise <hostIP>:${DEFAULT_NODE_PORT} behind the Service`,
-    async () => {
+  const cases: [ChartCase, string][] = [
+    [seed, 'StatefulSet'],
+    [seed, 'Service'],
+    [plain, 'Service'],
+  ];
+  for (const [c, firstKind] of cases) {
+    const ns = slug(`kubectl-${firstKind}-first-${c.variant ?? 'default'}`);
+    const refused = c === seed && firstKind === 'Service';
+    const title = refused
+      ? `${caseName(c)}: kubectl apply, Services first: the StatefulSet is refused (node-port-misrouted, naming the Service) rather than exposed behind a Service aimed at CLIENT`
+      : `${caseName(c)}: kubectl apply of the render, ${firstKind}s first: stored = \`mutate\` of the render, brokers advertise <hostIP>:${DEFAULT_NODE_PORT} behind the Service`;
+    await check(title, async () => {
       await createNamespace(cluster, ns, INJECT_LABEL, nsAnnotations);
-      const text = await cluster.helmOk(['template', RELEASE, chartPath(c), '-n', ns, ...setFlags(c.values)]);
-      const objects = parseManifests(text).map((o) => ({ ...o, metadata: { ...o.metadata, namespace: ns } }));
-      const first = objects.filter((o) => o.kind === 'StatefulSet');
-      const rest = objects.filter((o) => o.kind !== 'StatefulSet');
+      const { text, objects } = await renderFor(cluster, c, ns);
       const from = webhook.audit.length;
-      for (const batch of [first, rest]) {
-        const list = { apiVersion: 'v1', kind: 'List', items: batch };
-        await cluster.kubectlOk(['apply', '-n', ns, '-f', '-'], { input: JSON.stringify(list) });
+      const results = await applyInOrder(cluster, ns, objects, firstKind);
+      if (refused) {
+        const last = results.at(-1);
+        assert.notEqual(last?.code, 0, 'kubectl apply fails on the StatefulSet');
+        assert.match(
+          last?.stderr ?? '',
+          new RegExp(
+            `Service ${ns}/kafka routes node port ${String(DEFAULT_NODE_PORT)} to container port 9092.*OUTSIDE listens on 9094`,
+          ),
+        );
+        const sts = webhook.since(from).find((a) => a.namespace === ns && a.kind === 'StatefulSet');
+        assert.equal(`${sts?.decision ?? ''} ${sts?.reason ?? ''}`, 'denied node-port-misrouted');
+        const stored = await cluster.api('GET', `/apis/apps/v1/namespaces/${ns}/statefulsets/kafka`);
+        assert.equal(stored.status, 404, 'no StatefulSet stored');
+        return;
       }
+      for (const r of results) assert.equal(r.code, 0, `kubectl apply: ${r.stderr}`);
       const pods = await waitForBrokerPods(cluster, ns, c.brokers);
       assertPlacement(pods, LABELLED);
       await assertExposed(cluster, ns, pods, objects, c.clientService, EXPECT);
       await assertStoredAsMutate(cluster, ns, text, nsAnnotations);
       assertNoErrorOrDenial(webhook.since(from), ns);
-    },
-  );
-  // Its Service holds the node port: gone before the next release claims it.
-  await cluster.kubectl(['delete', 'statefulset,service', '--all', '-n', ns, '--wait=true'], {
-    timeoutMs: 60_000,
-  });
-  void deleteNamespace(cluster, ns);
+    });
+    // Its Service holds the node port: gone before the next release claims it.
+    await cluster.kubectl(['delete', 'statefulset,service', '--all', '-n', ns, '--wait=true'], {
+      timeoutMs: 60_000,
+    });
+    void deleteNamespace(cluster, ns);
+  }
 }
 
 async function dryRunStep(cluster: Cluster, webhook: WebhookProcess): Promise<void> {
@@ -1130,21 +1134,13 @@ async function main(): Promise<void> {
   const only = process.env['KNI_E2E_ONLY'];
   const charts = only ? CHARTS.filter((c) => caseName(c).includes(only)) : CHARTS;
   const variants = only ? VARIANTS.filter((c) => caseName(c).includes(only)) : VARIANTS;
+  const helm4Cases = only ? HELM4_CASES.filter((c) => caseName(c).includes(only)) : HELM4_CASES;
 
   const cluster = await startCluster({ nodes: NODES });
   let webhook: WebhookProcess | undefined;
   try {
     say(`cluster up: ${cluster.server}`);
-    const cert = await cluster.issueCert({ name: 'webhook', commonName: '127.0.0.1', ipSANs: ['127.0.0.1'] });
-    const [port = 0, metricsPort = 0] = await freePorts(2);
-    const wh = new WebhookProcess({
-      port,
-      metricsPort,
-      certFile: cert.certFile,
-      keyFile: cert.keyFile,
-      caPem: cert.caPem,
-      kubeconfig: cluster.kubeconfigPath,
-    });
+    const { webhook: wh, caPem } = await startWebhook(cluster);
     webhook = wh;
     diagnose = async () =>
       [
@@ -1158,11 +1154,10 @@ async function main(): Promise<void> {
         `webhook log:\n${wh.logTail(10)}`,
         `kube-apiserver log:\n${await cluster.logTail('kube-apiserver', 6)}`,
       ].join('\n');
-    await wh.start();
     say(`webhook serving ${wh.url}`);
     const registered = await check(
       'the shipped MutatingWebhookConfiguration (clientConfig replaced) is registered and called',
-      () => registerWebhook(cluster, wh, cert.caPem),
+      () => registerWebhook(cluster, wh, caPem),
     );
     if (!registered) throw new Error('webhook not reachable: nothing else can run');
     const overallBefore = await cluster.webhookAdmissionMetrics();
@@ -1170,9 +1165,10 @@ async function main(): Promise<void> {
 
     for (const c of charts) await chartSteps(cluster, wh, c, true);
     for (const c of variants) await chartSteps(cluster, wh, c, false);
+    for (const c of helm4Cases) await chartSteps(cluster, wh, c, false);
     await postRendererStep(cluster);
     await serviceFollowsStatefulSetStep(cluster, wh);
-    await kubectlApplyStep(cluster, wh);
+    await kubectlApplySteps(cluster, wh);
     await valueVariantSteps(cluster, wh, only);
     await dryRunStep(cluster, wh);
     await nodePortSteps(cluster, wh);

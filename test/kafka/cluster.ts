@@ -164,6 +164,8 @@ export async function startZooKeeper(
 
 export interface PrepareOptions {
   replicas?: number; // overrides spec.replicas (emulating --set replicaCount)
+  /** Where each pod runs, as a real scheduler bound it; default: the scheduler emulation. */
+  placements?: { pod: string; node: string; reason?: string }[];
 }
 
 /** Schedule the Kafka StatefulSet's pods onto the lab's nodes and compute every broker's config. */
@@ -178,7 +180,8 @@ export function prepareBrokers(
   const service = clientService(objects, sts);
   const replicas = opts.replicas ?? sts.spec.replicas ?? 1;
   const podLabels = sts.spec.template.metadata?.labels ?? {};
-  const placements = schedule(sts.metadata.name, replicas, podLabels, sts.spec.template.spec, nodes);
+  const placements =
+    opts.placements ?? schedule(sts.metadata.name, replicas, podLabels, sts.spec.template.spec, nodes);
   const script = setupScript(objects, sts);
   const container = kafkaContainer(sts);
   const pods: BrokerPod[] = [];

@@ -18,6 +18,7 @@ import {
   kafkaStatefulSet,
   loadManifests,
   parseManifests,
+  resolveTargetPort,
   setupScript,
   statefulSets,
   type K8sObject,
@@ -26,6 +27,7 @@ import {
   applyNodePorts,
   formatKraftStorage,
   kafkaTool,
+  NAMESPACE,
   prepareBrokers,
   startBroker,
   startZooKeeper,
@@ -38,6 +40,8 @@ import { Lab, readLog, sleep, type LabHost } from './lab.ts';
 import { mutateByHand, mutateWithCli, REPO_ROOT, type Mutated } from './mutate.ts';
 import { containerRuntime, expand } from './podEnv.ts';
 import { schedule } from './scheduler.ts';
+import { installThroughWebhook } from './throughWebhook.ts';
+import { SEED_LISTENERS } from '../support/chartVariants.ts';
 
 const started = Date.now();
 const elapsed = (): string => `${((Date.now() - started) / 1000).toFixed(1)}s`;
@@ -350,13 +354,32 @@ async function waitTopicReady(
 }
 
 /** The mutated-release proof shared by ZooKeeper (B) and KRaft (C) modes. */
+/** The listener the Service's node port reaches on a broker: the one bound on the port it targets. */
+function listenerBehindNodePort(rel: Release, pod: BrokerPod): string {
+  const port = (rel.service.spec.ports ?? []).find((p) => p.nodePort === NODE_PORT);
+  assert(
+    port !== undefined,
+    `client Service has no nodePort ${NODE_PORT}: ${JSON.stringify(rel.service.spec.ports)}`,
+  );
+  const target = resolveTargetPort(rel.sts, port.targetPort, port.port);
+  const bound = (pod.config.properties.get('listeners') ?? '')
+    .split(',')
+    .find((l) => Number(l.slice(l.lastIndexOf(':') + 1)) === target);
+  assert(
+    bound !== undefined,
+    `${pod.name}: no listener binds ${target}, the port node port ${NODE_PORT} reaches`,
+  );
+  return bound.slice(0, bound.indexOf('://'));
+}
+
 async function provePerNodeAccess(lab: Lab, s: Settings, rel: Release, nodes: LabHost[]): Promise<void> {
-  // Every broker advertises its own node's IP on the client listener.
+  // Every broker advertises its own node's IP on the listener the node port reaches.
   for (const p of rel.pods) {
+    const listener = listenerBehindNodePort(rel, p);
     eq(
-      listenerOf(p.config.properties.get('advertised.listeners'), 'CLIENT'),
+      listenerOf(p.config.properties.get('advertised.listeners'), listener),
       `${p.host.ip}:${NODE_PORT}`,
-      `${p.name} CLIENT advertised`,
+      `${p.name} ${listener} (behind node port ${NODE_PORT}) advertised`,
     );
   }
   eq(rel.service.spec.type, 'NodePort', 'client Service type');
@@ -589,6 +612,31 @@ async function main(): Promise<void> {
       const nodes = addNodes(lab, 3);
       await startZooKeeper(lab, s, mutated.objects, zkHost);
       const rel = prepareBrokers(lab, s, mutated.objects, nodes);
+      showAdvertised(rel);
+      await provePerNodeAccess(lab, s, rel, nodes);
+    });
+  });
+
+  await test(`D: the story's values through the webhook: \`helm install\` 12.9.5 on a real control plane; the objects the API server stored, on the nodes the real scheduler chose -> every broker at <node IP>:${NODE_PORT}; produce/consume`, async () => {
+    const s = settings('D');
+    await withLab(async (lab) => {
+      const zkHost = lab.addHost('zookeeper', 2);
+      const nodes = addNodes(lab, 3);
+      const stored = await installThroughWebhook(nodes, {
+        namespace: NAMESPACE,
+        release: 'my-kafka',
+        chartDir: join(SHARED, 'charts', 'bitnami-kafka-12.9.5'),
+        helmArgs: ['--set', 'replicaCount=3', ...SEED_LISTENERS],
+        brokers: [{ name: 'my-kafka', replicas: 3 }],
+        nodeSelector: NODE_SELECTOR,
+      });
+      for (const line of stored.admissions) log(`  admission: ${line}`);
+      for (const p of stored.placements) {
+        const node = nodes.find((n) => n.name === p.node);
+        eq(p.hostIP, node?.ip, `${p.pod}: hostIP is its node's address`);
+      }
+      await startZooKeeper(lab, s, stored.objects, zkHost);
+      const rel = prepareBrokers(lab, s, stored.objects, nodes, { placements: stored.placements });
       showAdvertised(rel);
       await provePerNodeAccess(lab, s, rel, nodes);
     });

@@ -10,7 +10,8 @@ export interface ValueVariant {
   why: string;
 }
 
-const SEED_LISTENERS = [
+/** The story's own values for release `my-kafka` in namespace `kafka` (bitnami 12.x string syntax). */
+export const SEED_LISTENERS = [
   '--set',
   'listeners=INTERNAL://:9093\\,CLIENT://:9092\\,OUTSIDE://:9094',
   '--set',
