@@ -11,6 +11,7 @@ import {
   type ConfigSource,
   type RawConfig,
 } from './config.ts';
+import type { ConfigMaps } from './configMaps.ts';
 import { isRecord, stringOr } from './kubeTypes.ts';
 import { mutateStatefulSet } from './mutateStatefulSet.ts';
 import { checkService, checkStatefulSet } from './objectShape.ts';
@@ -28,6 +29,8 @@ export interface MutationInput extends BrokerContext {
   namespaceAnnotations?: Record<string, string>;
   /** Server flags / CLI flags (SPEC §2 third source). */
   defaults?: RawConfig;
+  /** The release's ConfigMaps, for a StatefulSet whose broker runs a script from one. */
+  configMaps?: ConfigMaps;
 }
 
 function describe(object: unknown): string {
@@ -71,7 +74,7 @@ export function mutateObject(input: MutationInput): MutationResult {
       if (error instanceof ConfigError) return outcome('denied', 'invalid-config', error.message);
       throw error;
     }
-    if (checked.kind === 'StatefulSet') return mutateStatefulSet(checked, config);
+    if (checked.kind === 'StatefulSet') return mutateStatefulSet(checked, config, input.configMaps);
     return mutateClientService(checked, config, input);
   } catch (error) {
     // A bug must never block an install: admit unchanged, say why.

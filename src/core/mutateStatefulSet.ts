@@ -1,5 +1,6 @@
 /** SPEC §3 Kafka StatefulSet: expose one listener per broker, pin brokers, record the result. */
 import type { InjectorConfig } from './config.ts';
+import { NO_CONFIG_MAPS, type ConfigMaps } from './configMaps.ts';
 import type { StatefulSet } from './kubeTypes.ts';
 import { PatchBuilder } from './patchBuilder.ts';
 import { usesChartExternalAccess } from './recognizeKafka.ts';
@@ -10,6 +11,7 @@ import { commandWiring } from './wiring/commandWiring.ts';
 import { envWiring } from './wiring/envWiring.ts';
 import { imageEnvWiring } from './wiring/imageEnvWiring.ts';
 import { initFileWiring } from './wiring/initFileWiring.ts';
+import { startScriptWiring } from './wiring/startScriptWiring.ts';
 import { scriptExportWiring } from './wiring/scriptExportWiring.ts';
 import type { Wiring } from './wiring/wiring.ts';
 
@@ -23,12 +25,17 @@ export const WIRINGS: Wiring[] = [
   commandWiring,
   scriptExportWiring,
   initFileWiring,
+  startScriptWiring,
   imageEnvWiring,
 ];
 
-export function mutateStatefulSet(sts: StatefulSet, config: InjectorConfig): MutationResult {
+export function mutateStatefulSet(
+  sts: StatefulSet,
+  config: InjectorConfig,
+  configMaps: ConfigMaps = NO_CONFIG_MAPS,
+): MutationResult {
   const spec = sts.spec.template.spec;
-  const found = WIRINGS.map((wiring) => ({ wiring, index: wiring.brokerIndex(spec) })).find(
+  const found = WIRINGS.map((wiring) => ({ wiring, index: wiring.brokerIndex(spec, configMaps) })).find(
     (w) => w.index >= 0,
   );
   const container = found && spec.containers[found.index];
@@ -44,7 +51,7 @@ export function mutateStatefulSet(sts: StatefulSet, config: InjectorConfig): Mut
     return outcome('unchanged', 'already-exposed', "the chart's own externalAccess exposes each broker");
   }
   const builder = new PatchBuilder(sts);
-  const wired = found.wiring.apply({ sts, builder, config, container, index: found.index });
+  const wired = found.wiring.apply({ sts, builder, config, container, index: found.index, configMaps });
   if (!wired.exposed) return outcome('unchanged', wired.reason, wired.message);
 
   const changes = [...wired.changes, ...ensurePlacement(builder, sts, config)];

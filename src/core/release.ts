@@ -6,6 +6,7 @@
  */
 import type { ServiceTarget } from './clientService.ts';
 import type { RawConfig } from './config.ts';
+import { configMapsOf } from './configMaps.ts';
 import { isRecord, selectsLabels, type StatefulSet } from './kubeTypes.ts';
 import { mutateObject } from './mutateObject.ts';
 import type { MutationResult, Reason } from './result.ts';
@@ -64,9 +65,13 @@ function isKind(object: unknown, kind: string): boolean {
 }
 
 function brokerDecisions(objects: unknown[], options: ReleaseOptions): BrokerDecision[] {
+  const configMaps = configMapsOf(objects);
   return objects
     .filter((object) => isKind(object, 'StatefulSet'))
-    .map((sts) => ({ sts: sts as StatefulSet, result: mutateObject({ object: sts, ...options }) }));
+    .map((sts) => ({
+      sts: sts as StatefulSet,
+      result: mutateObject({ object: sts, ...options, configMaps }),
+    }));
 }
 
 /** What a Service of this release needs to know about its brokers. */

@@ -21,6 +21,8 @@ import {
 } from './admissionReview.ts';
 import { auditAnnotations, truncate, type AuditRecord } from './audit.ts';
 import { ReleaseUnavailable, type ReleaseLookup } from './kubeRelease.ts';
+import { configMapsOf } from '../core/configMaps.ts';
+import type { ReleaseView } from '../core/release.ts';
 import type { NamespaceAnnotationLookup } from './namespaceCache.ts';
 
 /** SPEC §2: never mutated, whatever their labels say. */
@@ -113,18 +115,9 @@ async function decide(request: AdmissionRequest, context: AdmissionContext): Pro
     defaults: context.defaults,
   };
   let result = await context.mutate(base);
-  if (
-    context.release &&
-    isRecord(object) &&
-    object.kind === 'Service' &&
-    (result.decision === 'mutated' || result.reason === 'already-exposed')
-  ) {
-    // Only a Kafka Service we would change (or leave for the chart) costs an API call. Its answer
-    // depends on the release's brokers: which port their exposed listener binds, or that they are
-    // not exposed at all.
-    let release;
+  const releaseOf = async (): Promise<ReleaseView | Verdict> => {
     try {
-      release = await context.release(namespace, object);
+      return await (context.release as ReleaseLookup)(namespace, object);
     } catch (error) {
       if (!(error instanceof ReleaseUnavailable)) throw error;
       return {
@@ -134,6 +127,30 @@ async function decide(request: AdmissionRequest, context: AdmissionContext): Pro
         patch: [],
       };
     }
+  };
+  if (
+    context.release &&
+    isRecord(object) &&
+    object.kind === 'StatefulSet' &&
+    result.reason === 'unsupported-wiring'
+  ) {
+    // A broker that runs a script from a ConfigMap is decided from that script: the release has it.
+    const release = await releaseOf();
+    if ('decision' in release) return release;
+    const configMaps = configMapsOf(release.objects);
+    if (configMaps.size > 0) result = await context.mutate({ ...base, configMaps });
+  }
+  if (
+    context.release &&
+    isRecord(object) &&
+    object.kind === 'Service' &&
+    (result.decision === 'mutated' || result.reason === 'already-exposed')
+  ) {
+    // Only a Kafka Service we would change (or leave for the chart) costs an API call. Its answer
+    // depends on the release's brokers: which port their exposed listener binds, or that they are
+    // not exposed at all.
+    const release = await releaseOf();
+    if ('decision' in release) return release;
     const options = { defaults: context.defaults, namespaceAnnotations: base.namespaceAnnotations ?? {} };
     const brokerContext = serviceContext(object, release, options);
     if (Object.keys(brokerContext).length > 0) result = await context.mutate({ ...base, ...brokerContext });

@@ -1,17 +1,18 @@
 /**
  * The release a client Service belongs to, read from the API server when the Service is admitted
- * (admissionHandler.ts asks only for a Kafka Service it would change, so the call is rare):
+ * (admissionHandler.ts asks only for a Kafka Service it would change, or a Kafka StatefulSet whose
+ * broker runs a script from a ConfigMap, so the call is rare):
  *
  * - an object Helm created (`meta.helm.sh/release-name`): the manifest of the release record Helm
  *   wrote before creating anything — the whole release, the same for every replica, whatever
  *   order the objects arrive in;
  * - otherwise (`kubectl apply`, or a Helm dry run that stores no record): the namespace's
- *   StatefulSets and Services as the cluster has them — a partial view.
+ *   StatefulSets, Services and ConfigMaps as the cluster has them — a partial view.
  *
  * Live lists, not a cluster-wide watch: holding every StatefulSet, Service and release record of a
  * large cluster in memory to serve an occasional Service is a poor trade.
  *
- * Needs RBAC `list` on `statefulsets.apps`, `services` and `secrets` (the release records; their
+ * Needs RBAC `list` on `statefulsets.apps`, `services`, `configmaps` and `secrets` (the release records; their
  * content is decoded in memory, never logged or kept). A release record that cannot be read makes
  * the lookup throw `ReleaseUnavailable`: guessing would risk opening a Service in front of brokers
  * that do not advertise it. A failing live list gives an empty partial view.
@@ -36,6 +37,7 @@ export class ReleaseUnavailable extends Error {}
 interface Lists {
   statefulSets(namespace: string): Promise<unknown[]>;
   services(namespace: string): Promise<unknown[]>;
+  configMaps(namespace: string): Promise<unknown[]>;
   allServices(): Promise<unknown[]>;
   releaseRecords(namespace: string, release: string): Promise<ReleaseRecordItem[]>;
 }
@@ -63,11 +65,11 @@ export function releaseLookup(lists: () => Promise<Lists>, log: Log, timeoutMs =
   const fromCluster = async (namespace: string): Promise<ReleaseView> => {
     try {
       const api = await lists();
-      const [statefulSets, services] = await withTimeout(
-        Promise.all([api.statefulSets(namespace), api.services(namespace)]),
+      const [statefulSets, services, configMaps] = await withTimeout(
+        Promise.all([api.statefulSets(namespace), api.services(namespace), api.configMaps(namespace)]),
         timeoutMs,
       );
-      return { objects: [...statefulSets, ...services], complete: false };
+      return { objects: [...statefulSets, ...services, ...configMaps], complete: false };
     } catch (error) {
       log.warn(
         `release objects of ${namespace} not listed, deciding the Service without them: ${message(error)}`,
@@ -120,6 +122,10 @@ export function kubeClusterView(location: KubeConfigLocation, log: Log, timeoutM
       services: async (namespace) =>
         (await core.listNamespacedService({ namespace })).items.map((s) =>
           Object.assign({}, s, { apiVersion: 'v1', kind: 'Service' }),
+        ),
+      configMaps: async (namespace) =>
+        (await core.listNamespacedConfigMap({ namespace })).items.map((c) =>
+          Object.assign({}, c, { apiVersion: 'v1', kind: 'ConfigMap' }),
         ),
       allServices: async () => (await core.listServiceForAllNamespaces()).items,
       releaseRecords: async (namespace, release) => {

@@ -15,13 +15,15 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { CHARTS_DIR } from '../support/corpus.ts';
+import { CHARTS_DIR, INCOMING_CHARTS_DIR } from '../support/corpus.ts';
 
-export type Family = 'env' | 'init-rendered file' | 'command';
+export type Family = 'env' | 'init-rendered file' | 'command' | 'start-script-render';
 
 export interface ChartCase {
-  /** Directory name in ../shared/charts. */
+  /** Directory name in ../shared/charts (or `root`). */
   dir: string;
+  /** Where `dir` is, when not ../shared/charts (the incoming charts). */
+  root?: string;
   /** A variant's name from ../shared/charts-rendered/README.md; none for the defaults. */
   variant?: string;
   family: Family;
@@ -189,6 +191,45 @@ export const VARIANTS: ChartCase[] = [
 ];
 
 /**
+ * HelmForge's chart on the official apache/kafka image (../shared/incoming): its start script
+ * renders server.properties in /tmp and execs kafka-server-start.sh. Single broker, split
+ * controllers and brokers (controllers left alone), and three combined broker+controllers.
+ */
+const helmForge = (
+  variant: string | undefined,
+  values: string[],
+  brokers: ChartCase['brokers'],
+  others?: ChartCase['brokers'],
+): ChartCase => ({
+  dir: 'helmforge-charts-kafka-1.3.14',
+  root: INCOMING_CHARTS_DIR,
+  ...(variant === undefined ? {} : { variant }),
+  family: 'start-script-render',
+  expect: 'exposed',
+  values,
+  brokers,
+  ...(others ? { others } : {}),
+  clientService: 'kafka-kafka',
+  harmlessValue: 'podAnnotations.e2e-upgrade=1',
+  lifecycle: variant === undefined,
+});
+
+export const INCOMING: ChartCase[] = [
+  helmForge(undefined, [], [{ name: 'kafka-kafka', replicas: 1 }]),
+  helmForge(
+    'cluster',
+    ['architecture=cluster'],
+    [{ name: 'kafka-kafka-broker', replicas: 3 }],
+    [{ name: 'kafka-kafka-controller', replicas: 3 }],
+  ),
+  helmForge(
+    'combined',
+    ['architecture=cluster', 'cluster.brokers.replicaCount=0'],
+    [{ name: 'kafka-kafka-controller', replicas: 3 }],
+  ),
+];
+
+/**
  * Every case again with Helm 4, which installs with server-side apply: an upgrade fails on a field
  * another manager owns. The lifecycle (no-op upgrade, `--set-string` upgrade, rollback) runs for one
  * chart per wiring family and for the story's values.
@@ -197,9 +238,10 @@ const HELM4_LIFECYCLE = [
   'bitnami-kafka-12.9.5_seed-outside',
   'bitnami-kafka-32.4.4',
   'cp-helm-charts-cp-kafka-0.6.1',
+  'helmforge-charts-kafka-1.3.14',
 ];
 
-export const HELM4_CASES: ChartCase[] = [...CHARTS, ...VARIANTS].map((c) => ({
+export const HELM4_CASES: ChartCase[] = [...CHARTS, ...VARIANTS, ...INCOMING].map((c) => ({
   ...c,
   variant: c.variant === undefined ? 'helm4' : `${c.variant}_helm4`,
   helm4: true,
@@ -217,7 +259,7 @@ export function setFlags(values: string[]): string[] {
 }
 
 export function chartPath(c: ChartCase): string {
-  return path.join(CHARTS_DIR, c.dir);
+  return path.join(c.root ?? CHARTS_DIR, c.dir);
 }
 
 /**

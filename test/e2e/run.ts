@@ -54,6 +54,7 @@ import {
   chartPath,
   checkCorpus,
   HELM4_CASES,
+  INCOMING,
   setFlags,
   type ChartCase,
 } from './charts.ts';
@@ -1134,6 +1135,7 @@ async function main(): Promise<void> {
   const only = process.env['KNI_E2E_ONLY'];
   const charts = only ? CHARTS.filter((c) => caseName(c).includes(only)) : CHARTS;
   const variants = only ? VARIANTS.filter((c) => caseName(c).includes(only)) : VARIANTS;
+  const incoming = only ? INCOMING.filter((c) => caseName(c).includes(only)) : INCOMING;
   const helm4Cases = only ? HELM4_CASES.filter((c) => caseName(c).includes(only)) : HELM4_CASES;
 
   const cluster = await startCluster({ nodes: NODES });
@@ -1165,6 +1167,7 @@ async function main(): Promise<void> {
 
     for (const c of charts) await chartSteps(cluster, wh, c, true);
     for (const c of variants) await chartSteps(cluster, wh, c, false);
+    for (const c of incoming) await chartSteps(cluster, wh, c, true);
     for (const c of helm4Cases) await chartSteps(cluster, wh, c, false);
     await postRendererStep(cluster);
     await serviceFollowsStatefulSetStep(cluster, wh);

@@ -32,6 +32,13 @@ interface ConfigMapObject {
   data?: Record<string, string>;
 }
 
+interface SecretObject {
+  kind: 'Secret';
+  metadata: { name: string };
+  data?: Record<string, string>;
+  stringData?: Record<string, string>;
+}
+
 const PRINT_CONFIG = "printf 'advertised.listeners=%s\\nlisteners=%s\\n'";
 
 /** Image entrypoints, replaced by stubs that print what Kafka would be configured with. */
@@ -49,20 +56,28 @@ function isConfigMap(object: unknown): object is ConfigMapObject {
   return typeof object === 'object' && object !== null && (object as { kind?: unknown }).kind === 'ConfigMap';
 }
 
-/** Rewrites absolute container paths in script text to their places in the scratch directory. */
+function isSecret(object: unknown): object is SecretObject {
+  return typeof object === 'object' && object !== null && (object as { kind?: unknown }).kind === 'Secret';
+}
+
+/** A Secret's keys as the kubelet writes them into a volume (`stringData` as the API server merges it). */
+function secretFiles(secret: SecretObject): Record<string, string> {
+  const decoded = Object.fromEntries(
+    Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
+  );
+  return { ...decoded, ...secret.stringData };
+}
+
+/**
+ * Rewrites absolute container paths in script text to their places in the scratch directory, in
+ * one pass (longest path first), so a path already rewritten is never rewritten again.
+ */
 function pathRewriter(paths: Map<string, string>): (text: string) => string {
   const ordered = [...paths.keys()].sort((a, b) => b.length - a.length);
-  return (text) => {
-    let out = text;
-    for (const path of ordered) {
-      const escaped = path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-      out = out.replace(
-        new RegExp(`(?<![\\w./-])${escaped}(?=$|[/\\s"';:)&|])`, 'gm'),
-        paths.get(path) ?? path,
-      );
-    }
-    return out;
-  };
+  if (ordered.length === 0) return (text) => text;
+  const alternatives = ordered.map((path) => path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
+  const pattern = new RegExp(`(?<![\\w./-])(${alternatives})(?=$|[/\\s"';:)&|])`, 'gm');
+  return (text) => text.replace(pattern, (path) => paths.get(path) ?? path);
 }
 
 function run(argv: string[], env: Map<string, string>, cwd: string): string {
@@ -120,7 +135,9 @@ export function startBroker(
   const pod: PodFacts = { ...facts, name: `${sts.metadata?.name ?? 'pod'}-${String(ordinal)}` };
   const root = mkdtempSync(join(tmpdir(), 'broker-start-'));
   try {
-    const stubs = new Map<string, string>();
+    // The container's own /tmp (start scripts write their properties file there).
+    const stubs = new Map<string, string>([['/tmp', join(root, 'container-tmp')]]);
+    mkdirSync(join(root, 'container-tmp'));
     for (const [path, body] of Object.entries(IMAGE_STUBS)) {
       const file = join(root, 'image', path);
       mkdirSync(dirname(file), { recursive: true });
@@ -140,6 +157,11 @@ export function startBroker(
           writeFileSync(join(dir, key), rewrite(value));
           chmodSync(join(dir, key), 0o755);
         }
+      }
+      const secretName = (volume?.['secret'] as { secretName?: string } | undefined)?.secretName;
+      const secret = objects.find((o) => isSecret(o) && o.metadata.name === secretName);
+      if (isSecret(secret)) {
+        for (const [key, value] of Object.entries(secretFiles(secret))) writeFileSync(join(dir, key), value);
       }
       return dir;
     };

@@ -12,10 +12,9 @@ export const SHARED_DIR =
   process.env.SHARED_DIR ?? resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared');
 export const RENDERED_DIR = join(SHARED_DIR, 'charts-rendered');
 export const CHARTS_DIR = join(SHARED_DIR, 'charts');
-/** Inputs the corpus does not cover yet, each read by the issue that adds it. */
+/** Inputs the corpus does not cover yet (a chart on the apache/kafka image, the story's values). */
 export const INCOMING_RENDERED_DIR = join(SHARED_DIR, 'incoming', 'charts-rendered');
-/** The story's own values (`OUTSIDE://1.1.1.1:9094`) on bitnami 12.9.5. */
-export const SEED_OUTSIDE_RENDER = 'bitnami-kafka-12.9.5_seed-outside.yaml';
+export const INCOMING_CHARTS_DIR = join(SHARED_DIR, 'incoming', 'charts');
 
 export interface RenderedChart {
   name: string;
@@ -32,14 +31,18 @@ export function corpusMissing(): string | undefined {
   return message;
 }
 
-/** The renders of ../shared/charts-rendered, plus the named ones of ../shared/incoming. */
-export function renderedCharts(incoming: string[] = [SEED_OUTSIDE_RENDER]): RenderedChart[] {
-  if (corpusMissing() !== undefined) return [];
-  const files = readdirSync(RENDERED_DIR)
+function yamlFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
     .filter((f) => f.endsWith('.yaml'))
     .sort()
-    .map((file) => join(RENDERED_DIR, file));
-  return [...files, ...incoming.map((file) => join(INCOMING_RENDERED_DIR, file))].map((path) => {
+    .map((file) => join(dir, file));
+}
+
+/** The renders of ../shared/charts-rendered and of ../shared/incoming/charts-rendered. */
+export function renderedCharts(): RenderedChart[] {
+  if (corpusMissing() !== undefined) return [];
+  return [...yamlFiles(RENDERED_DIR), ...yamlFiles(INCOMING_RENDERED_DIR)].map((path) => {
     const file = path.slice(path.lastIndexOf('/') + 1);
     const text = readFileSync(path, 'utf8');
     // YAML 1.1, as Kubernetes reads manifests (`0755` is octal).

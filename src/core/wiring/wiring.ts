@@ -5,10 +5,12 @@
  * record no operation.
  */
 import type { InjectorConfig } from '../config.ts';
+import type { ConfigMaps } from '../configMaps.ts';
 import type { Container, PodSpec, StatefulSet } from '../kubeTypes.ts';
 import type { PatchBuilder } from '../patchBuilder.ts';
 
-export type WiringFamily = 'env' | 'script-export' | 'init-rendered-file' | 'command' | 'image-env';
+export type WiringFamily =
+  'env' | 'script-export' | 'init-rendered-file' | 'command' | 'image-env' | 'start-script-render';
 
 /** What the exposed listener looks like once the pod starts. */
 export interface Exposure {
@@ -32,12 +34,14 @@ export interface WiringInput {
   /** The broker container, found by `brokerIndex`, and its index in `containers`. */
   container: Container;
   index: number;
+  /** The release's ConfigMaps: what scripts and files the pods mount. */
+  configMaps: ConfigMaps;
 }
 
 export interface Wiring {
   family: WiringFamily;
   /** Index of the container that carries this family's wiring, or -1 when it is absent. */
-  brokerIndex(spec: PodSpec): number;
+  brokerIndex(spec: PodSpec, configMaps: ConfigMaps): number;
   apply(input: WiringInput): WiringOutcome;
 }
 

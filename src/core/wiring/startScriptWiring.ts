@@ -1,0 +1,177 @@
+/**
+ * Start-script-render family (charts on the official apache/kafka image, e.g. HelmForge): the
+ * broker container runs a script from a ConfigMap volume that writes a properties file and then
+ * starts the broker with `kafka-server-start.sh <file>`. The file exists only once the script has
+ * run, so it is edited at that moment: the container runs our shell, which evaluates the chart's
+ * script with its `kafka-server-start.sh` call routed through a function that rewrites the exposed
+ * listener's `advertised.listeners` entry in that file and then starts the broker as the script
+ * would have.
+ *
+ * What is decided here comes from the script text and the container: the listener (bound in the
+ * script as `NAME://:port`) and its port. A pod that declares no container port for that listener
+ * serves no clients (a KRaft controller of a split cluster) and is left alone.
+ */
+import type { ConfigMaps } from '../configMaps.ts';
+import { ensureHostIpEnv } from '../downwardEnv.ts';
+import type { Container, PodSpec } from '../kubeTypes.ts';
+import { pointer } from '../patchBuilder.ts';
+import { HOST_FROM_NODE_IP, INJECTED_MARKER } from './shellSnippets.ts';
+import { TEMPLATE_SPEC, unsupported, type Wiring, type WiringInput, type WiringOutcome } from './wiring.ts';
+
+const WRAPPER_SHELL = ['/bin/sh', '-c'];
+const START_FUNCTION = 'kni_kafka_server_start';
+const OUTSIDE_NAMES = ['EXTERNAL', 'OUTSIDE'];
+
+/** The chart's command as it wrote it, whether or not we already wrapped it. */
+function originalCommand(container: Container): string[] {
+  const command = container.command ?? [];
+  const wrapped =
+    command[0] === WRAPPER_SHELL[0] &&
+    command[1] === WRAPPER_SHELL[1] &&
+    command[2]?.startsWith(INJECTED_MARKER);
+  return wrapped ? command.slice(3) : command;
+}
+
+interface StartScript {
+  /** The script's path in the container. */
+  path: string;
+  configMap: string;
+  /** Its text, when the ConfigMap is in view. */
+  text: string | undefined;
+}
+
+/** A script the container runs (a word of its command or args) that lives in a ConfigMap volume. */
+function startScriptOf(container: Container, spec: PodSpec, configMaps: ConfigMaps): StartScript | undefined {
+  const words = [...originalCommand(container), ...(container.args ?? [])].flatMap((w) => w.split(/\s+/));
+  for (const mount of container.volumeMounts ?? []) {
+    const name = spec.volumes?.find((v) => v.name === mount.name)?.configMap?.name;
+    if (name === undefined) continue;
+    const base = mount.mountPath.replace(/\/+$/, '');
+    for (const word of words) {
+      const key = mount.subPath ? (word === base ? mount.subPath : undefined) : word.slice(base.length + 1);
+      if (key === undefined || (!mount.subPath && !word.startsWith(`${base}/`)) || key.includes('/'))
+        continue;
+      return { path: word, configMap: name, text: configMaps.get(name)?.[key] };
+    }
+  }
+  return undefined;
+}
+
+/** `kafka-server-start.sh`, with the path the script calls it by. */
+function serverStartPath(script: string): string | undefined {
+  return /(?:^|[\s;&|"'])((?:\/[^\s"';&|]*\/)?kafka-server-start\.sh)(?=[\s"';&|]|$)/m.exec(script)?.[1];
+}
+
+/** Every `NAME://:port` (or `NAME://0.0.0.0:port`) the script binds, port numbers by listener. */
+function boundListeners(script: string): Map<string, Set<number>> {
+  const bound = new Map<string, Set<number>>();
+  for (const match of script.matchAll(/\b([A-Z][A-Z0-9_]*):\/\/(?:0\.0\.0\.0|\[::\])?:(\d{1,5})\b/g)) {
+    const [, name = '', port = ''] = match;
+    const ports = bound.get(name) ?? new Set<number>();
+    ports.add(Number(port));
+    bound.set(name, ports);
+  }
+  return bound;
+}
+
+function chooseListener(requested: string, bound: Map<string, Set<number>>): string | undefined {
+  if (requested !== 'auto') return bound.has(requested) ? requested : undefined;
+  return [...OUTSIDE_NAMES, 'CLIENT'].find((name) => bound.has(name));
+}
+
+const quoteSingle = (text: string): string => `'${text.replaceAll("'", `'"'"'`)}'`;
+
+/**
+ * POSIX sh (the apache/kafka image is Alpine: busybox). `exec` cannot call a function, so both
+ * `exec …kafka-server-start.sh` and a plain call become a call of ours, which execs it in turn.
+ */
+export function startScriptWrapper(
+  script: string,
+  start: string,
+  listener: string,
+  nodePort: number,
+): string {
+  const edit = `s#^(advertised\\.listeners=(.*,)?)${listener}://[^,]*#\\1${listener}://$host:${String(nodePort)}#`;
+  const route = [
+    `s#(^|[;&|[:space:]])exec[[:space:]]+([^[:space:]"';&|]*/)?kafka-server-start\\.sh#\\1${START_FUNCTION}#g`,
+    `s#(^|[;&|[:space:]"'])([^[:space:]"';&|]*/)?kafka-server-start\\.sh#\\1${START_FUNCTION}#g`,
+  ];
+  return `${INJECTED_MARKER}
+set -e
+${START_FUNCTION}() {
+  for kni_file do :; done
+  ${HOST_FROM_NODE_IP.replaceAll('\n', '\n  ')}
+  sed -i -E ${quoteSingle(edit).replace('$host', `'"$host"'`)} "$kni_file"
+  exec ${start} "$@"
+}
+set --
+eval "$(sed -E ${route.map((r) => `-e ${quoteSingle(r)}`).join(' ')} ${quoteSingle(script)})"
+`;
+}
+
+export const startScriptWiring: Wiring = {
+  family: 'start-script-render',
+
+  brokerIndex(spec: PodSpec, configMaps: ConfigMaps): number {
+    return spec.containers.findIndex((c) => {
+      const script = startScriptOf(c, spec, configMaps);
+      return (
+        script !== undefined && (script.text === undefined || serverStartPath(script.text) !== undefined)
+      );
+    });
+  },
+
+  apply({ builder, config, container, index, sts, configMaps }: WiringInput): WiringOutcome {
+    const spec = sts.spec.template.spec;
+    const script = startScriptOf(container, spec, configMaps);
+    if (!script) return unsupported('no start script from a ConfigMap in the command');
+    if (script.text === undefined) {
+      return unsupported(
+        `the start script ${script.path} is in ConfigMap ${script.configMap}, which is not in view`,
+      );
+    }
+    const start = serverStartPath(script.text);
+    if (!start) return unsupported(`the start script ${script.path} does not run kafka-server-start.sh`);
+    const bound = boundListeners(script.text);
+    const names = [...bound.keys()].join(', ') || 'none';
+    const listener = chooseListener(config.listener, bound);
+    if (!listener) {
+      const wanted = config.listener === 'auto' ? 'EXTERNAL, OUTSIDE or CLIENT' : config.listener;
+      return unsupported(`start script ${script.path} binds listeners ${names}; no ${wanted}`);
+    }
+    const ports = [...(bound.get(listener) ?? [])];
+    const [containerPort] = ports;
+    if (containerPort === undefined || ports.length > 1) {
+      return unsupported(`start script ${script.path} binds ${listener} on ports ${ports.join(', ')}`);
+    }
+    if (!(container.ports ?? []).some((p) => p.containerPort === containerPort)) {
+      return {
+        exposed: false,
+        reason: 'not-a-broker',
+        message: `the container declares no port ${String(containerPort)} for listener ${listener} of ${script.path}: it serves no clients (a KRaft controller)`,
+      };
+    }
+
+    const desired = [
+      ...WRAPPER_SHELL,
+      startScriptWrapper(script.path, start, listener, config.nodePort),
+      ...originalCommand(container),
+    ];
+    const containerPath = [...TEMPLATE_SPEC, 'containers', index];
+    if (JSON.stringify(desired) !== JSON.stringify(container.command)) {
+      builder.replace(pointer(...containerPath, 'command'), desired);
+    }
+    const env = ensureHostIpEnv(builder, containerPath, container);
+    if (!env.ok) return unsupported(env.message);
+    return {
+      exposed: true,
+      exposure: {
+        family: 'start-script-render',
+        listener,
+        containerPort,
+        advertised: `${listener}://$(MY_HOST_IP):${String(config.nodePort)}`,
+      },
+      changes: [`command wrapped: ${script.path} starts Kafka with ${listener} advertised`, 'env MY_HOST_IP'],
+    };
+  },
+};
