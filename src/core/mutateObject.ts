@@ -18,6 +18,7 @@ import { checkService, checkStatefulSet } from './objectShape.ts';
 import { isKafkaStatefulSet } from './recognizeKafka.ts';
 import type { BrokerContext } from './release.ts';
 import { outcome, type MutationResult } from './result.ts';
+import { runsConfigMapScript } from './wiring/startScriptWiring.ts';
 
 /**
  * For a Service, the BrokerContext fields say what is known of the broker StatefulSets it selects
@@ -40,6 +41,16 @@ function describe(object: unknown): string {
   return `${stringOr(object.kind, '?')} ${namespace ? `${namespace}/` : ''}${stringOr(meta.name, stringOr(meta.generateName, '?'))}`;
 }
 
+/**
+ * Whether this object's answer may change once the release's ConfigMaps are known: a StatefulSet
+ * whose pod runs a script from one, decided without it (the webhook has only the object).
+ */
+export function needsConfigMaps(object: unknown, result: MutationResult): boolean {
+  if (result.reason !== 'unsupported-wiring' && result.reason !== 'not-kafka') return false;
+  const shape = isRecord(object) && object.kind === 'StatefulSet' ? checkStatefulSet(object) : undefined;
+  return shape?.ok === true && runsConfigMapScript(shape.object.spec.template.spec);
+}
+
 export function mutateObject(input: MutationInput): MutationResult {
   const { object } = input;
   try {
@@ -59,7 +70,10 @@ export function mutateObject(input: MutationInput): MutationResult {
     }
     // Only objects we would touch are held to their configuration: a bad annotation in an opted-in
     // namespace must not block unrelated workloads.
-    const isKafka = checked.kind === 'StatefulSet' ? isKafkaStatefulSet(checked) : isKafkaService(checked);
+    const isKafka =
+      checked.kind === 'StatefulSet'
+        ? isKafkaStatefulSet(checked, input.configMaps)
+        : isKafkaService(checked);
     if (!isKafka) return outcome('skipped', 'not-kafka', `not a Kafka ${kind}`);
 
     const sources: ConfigSource[] = [

@@ -2,7 +2,9 @@
  * Which objects are Kafka brokers, judged by labels and container shape — never by chart name or
  * image, which users override (bitnamilegacy, nameOverride, private registries).
  */
+import { NO_CONFIG_MAPS, type ConfigMaps } from './configMaps.ts';
 import type { Container, EnvVar, PodSpec, StatefulSet } from './kubeTypes.ts';
+import { runsKafkaStartScript } from './wiring/startScriptWiring.ts';
 
 const ZOOKEEPER = /zookeeper/i;
 const IDENTITY_LABELS = ['app', 'app.kubernetes.io/name', 'app.kubernetes.io/component', 'component', 'role'];
@@ -37,11 +39,15 @@ function looksLikeKafka(container: Container): boolean {
 }
 
 /** A StatefulSet is Kafka when it is not ZooKeeper and one of its containers has Kafka's shape. */
-export function isKafkaStatefulSet(sts: StatefulSet): boolean {
+export function isKafkaStatefulSet(sts: StatefulSet, configMaps: ConfigMaps = NO_CONFIG_MAPS): boolean {
   const labels = { ...sts.spec.template.metadata?.labels, ...sts.metadata?.labels };
   if (isZookeeper(labels)) return false;
   const spec = sts.spec.template.spec;
-  return [...spec.containers, ...(spec.initContainers ?? [])].some(looksLikeKafka);
+  // What runs may be a script from a ConfigMap that starts the broker.
+  return (
+    [...spec.containers, ...(spec.initContainers ?? [])].some(looksLikeKafka) ||
+    runsKafkaStartScript(spec, configMaps)
+  );
 }
 
 /** The broker container: the first regular container with Kafka's shape. */

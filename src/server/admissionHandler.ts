@@ -9,7 +9,7 @@
  */
 import type { RawConfig } from '../core/config.ts';
 import { isRecord, stringOr, type KubeObject } from '../core/kubeTypes.ts';
-import type { MutationInput } from '../core/mutateObject.ts';
+import { needsConfigMaps, type MutationInput } from '../core/mutateObject.ts';
 import { claimRefusal } from '../core/nodePortClaim.ts';
 import { serviceContext } from '../core/release.ts';
 import { isUnexposedKafka, type Decision, type MutationResult } from '../core/result.ts';
@@ -128,12 +128,7 @@ async function decide(request: AdmissionRequest, context: AdmissionContext): Pro
       };
     }
   };
-  if (
-    context.release &&
-    isRecord(object) &&
-    object.kind === 'StatefulSet' &&
-    result.reason === 'unsupported-wiring'
-  ) {
+  if (context.release && needsConfigMaps(object, result)) {
     // A broker that runs a script from a ConfigMap is decided from that script: the release has it.
     const release = await releaseOf();
     if ('decision' in release) return release;

@@ -79,7 +79,8 @@ if (missing !== undefined) {
 
   // A Service is decided from its release: on `helm install` from Helm's release record (the
   // whole render, written before any object, so Services arriving first see their brokers); on a
-  // `helm upgrade` without a record, from the cluster, which then holds the mutated StatefulSets.
+  // `helm upgrade` without a record, from the cluster, which then holds the mutated StatefulSets
+  // (and the ConfigMaps a start script comes from).
   // Either way the Service must end as `mutate` makes it from the whole render.
   const views: [string, (whole: ManifestDocument[], chart: { text: string }) => ReleaseView][] = [
     [
@@ -91,7 +92,9 @@ if (missing !== undefined) {
       (whole) => ({
         objects: whole
           .filter((d) =>
-            ['StatefulSet', 'Service'].includes((d.object as { kind?: string } | null)?.kind ?? ''),
+            ['StatefulSet', 'Service', 'ConfigMap'].includes(
+              (d.object as { kind?: string } | null)?.kind ?? '',
+            ),
           )
           .map(applyResult),
         complete: false,

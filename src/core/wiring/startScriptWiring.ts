@@ -109,6 +109,19 @@ eval "$(sed -E ${route.map((r) => `-e ${quoteSingle(r)}`).join(' ')} ${quoteSing
 `;
 }
 
+/** Whether a container of the pod runs a script from a ConfigMap: deciding it needs the ConfigMap. */
+export function runsConfigMapScript(spec: PodSpec): boolean {
+  return spec.containers.some((c) => startScriptOf(c, spec, new Map()) !== undefined);
+}
+
+/** Whether a container runs a ConfigMap script that starts the broker (`kafka-server-start.sh`). */
+export function runsKafkaStartScript(spec: PodSpec, configMaps: ConfigMaps): boolean {
+  return spec.containers.some((c) => {
+    const text = startScriptOf(c, spec, configMaps)?.text;
+    return text !== undefined && serverStartPath(text) !== undefined;
+  });
+}
+
 export const startScriptWiring: Wiring = {
   family: 'start-script-render',
 
