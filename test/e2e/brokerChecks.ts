@@ -214,7 +214,11 @@ export async function assertExposed(
       'the status annotation is on the StatefulSet, not its pod template',
     );
   }
-  const configMaps = await listObjects(cluster, 'v1', 'ConfigMap', ns);
+  // The volumes the pod mounts: its scripts (ConfigMaps) and the files a script reads (Secrets).
+  const configMaps = [
+    ...(await listObjects(cluster, 'v1', 'ConfigMap', ns)),
+    ...(await listObjects(cluster, 'v1', 'Secret', ns)),
+  ];
   const services = (await listObjects(cluster, 'v1', 'Service', ns)) as ServiceObj[];
   const annotated = services.filter((s) => statusAnnotation(s) !== undefined);
   assert.deepEqual(

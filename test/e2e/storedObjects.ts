@@ -153,12 +153,24 @@ export function containmentDiffs(expected: unknown, actual: unknown, at = ''): s
 }
 
 /** For each manifest object, what the stored counterpart lacks or has differently. */
+/** A Secret's `stringData` is write-only: the API server merges it into `data`, base64. */
+function asStored(object: KubeObj): KubeObj {
+  const stringData = (object as { stringData?: Record<string, string> }).stringData;
+  if (object.kind !== 'Secret' || stringData === undefined) return object;
+  const stored: KubeObj & { stringData?: unknown; data?: Record<string, string> } = structuredClone(object);
+  delete stored.stringData;
+  stored.data = { ...stored.data };
+  for (const [key, value] of Object.entries(stringData))
+    stored.data[key] = Buffer.from(value).toString('base64');
+  return stored;
+}
+
 export function releaseDiffs(expected: KubeObj[], stored: (KubeObj | undefined)[]): string[] {
   return expected.flatMap((e, i) => {
     const id = `${e.kind ?? '?'} ${e.metadata?.name ?? '?'}`;
     const s = stored[i];
     if (s === undefined) return [`${id}: not stored`];
-    return containmentDiffs(e, s).map((d) => `${id} ${d}`);
+    return containmentDiffs(asStored(e), s).map((d) => `${id} ${d}`);
   });
 }
 
