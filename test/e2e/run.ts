@@ -885,7 +885,9 @@ async function kubectlApplySteps(cluster: Cluster, webhook: WebhookProcess): Pro
             `Service ${ns}/kafka routes node port ${String(DEFAULT_NODE_PORT)} to container port 9092.*OUTSIDE listens on 9094`,
           ),
         );
-        const sts = webhook.since(from).find((a) => a.namespace === ns && a.kind === 'StatefulSet');
+        const sts = webhook
+          .since(from)
+          .find((a) => a.namespace === ns && a.kind === 'StatefulSet' && a.name === 'kafka');
         assert.equal(`${sts?.decision ?? ''} ${sts?.reason ?? ''}`, 'denied node-port-misrouted');
         const stored = await cluster.api('GET', `/apis/apps/v1/namespaces/${ns}/statefulsets/kafka`);
         assert.equal(stored.status, 404, 'no StatefulSet stored');
