@@ -6,15 +6,14 @@
  * unchanged, and its final `exec` of Kafka goes through a shell function that rewrites that
  * listener first.
  */
-import { ensureHostIpEnv } from '../downwardEnv.ts';
-import type { Container, PodSpec } from '../kubeTypes.ts';
-import { pointer } from '../patchBuilder.ts';
+import type { PodSpec } from '../kubeTypes.ts';
 import { downwardEnvNames, envValue, lastEnvIndex } from '../recognizeKafka.ts';
 import { bindPort, ADVERTISED_ENV } from './envWiring.ts';
 import { HOST_FROM_NODE_IP, INJECTED_MARKER } from './shellSnippets.ts';
-import { TEMPLATE_SPEC, unsupported, type Wiring, type WiringInput, type WiringOutcome } from './wiring.ts';
+import { originalCommand, wrapCommand } from './commandWrapper.ts';
+import { unsupported, type Wiring, type WiringInput, type WiringOutcome } from './wiring.ts';
 
-const WRAPPER_SHELL = ['/bin/bash', '-c'];
+const SHELL = '/bin/bash';
 
 /**
  * bash (not in POSIX mode) looks functions up before builtins, so the script's
@@ -33,17 +32,6 @@ exec() {
 `;
 }
 
-/** The chart's own command, whether or not we already wrapped it. */
-function originalCommand(container: Container): string[] | undefined {
-  const command = container.command;
-  if (!command || command.length === 0) return undefined;
-  const wrapped =
-    command[0] === WRAPPER_SHELL[0] &&
-    command[1] === WRAPPER_SHELL[1] &&
-    command[2]?.startsWith(INJECTED_MARKER);
-  return wrapped ? command.slice(3) : command;
-}
-
 export const scriptExportWiring: Wiring = {
   family: 'script-export',
 
@@ -52,13 +40,13 @@ export const scriptExportWiring: Wiring = {
       (c) =>
         envValue(c, 'KAFKA_CFG_LISTENERS') !== undefined &&
         lastEnvIndex(c.env, ADVERTISED_ENV) < 0 &&
-        (originalCommand(c)?.[0] ?? '').endsWith('.sh'),
+        (originalCommand(c, SHELL)[0] ?? '').endsWith('.sh'),
     );
   },
 
-  apply({ builder, config, container, index }: WiringInput): WiringOutcome {
-    const command = originalCommand(container);
-    if (!command) return unsupported('no setup script command');
+  apply(input: WiringInput): WiringOutcome {
+    const { config, container } = input;
+    if (originalCommand(container, SHELL).length === 0) return unsupported('no setup script command');
     // The chart's NodePort externalAccess advertises HOST_IP with one nodePort per broker.
     if (downwardEnvNames(container, 'status.hostIP').some((n) => n !== 'MY_HOST_IP')) {
       return {
@@ -82,22 +70,12 @@ export const scriptExportWiring: Wiring = {
     const containerPort = bindPort(envValue(container, 'KAFKA_CFG_LISTENERS'), listener);
     if (containerPort === undefined) return unsupported(`listener ${listener} is not in KAFKA_CFG_LISTENERS`);
 
-    const desired = [...WRAPPER_SHELL, wrapperScript(listener, config.nodePort), ...command];
-    const containerPath = [...TEMPLATE_SPEC, 'containers', index];
-    if (JSON.stringify(desired) !== JSON.stringify(container.command)) {
-      builder.replace(pointer(...containerPath, 'command'), desired);
-    }
-    const env = ensureHostIpEnv(builder, containerPath, container);
-    if (!env.ok) return unsupported(env.message);
-    return {
-      exposed: true,
-      exposure: {
-        family: 'script-export',
-        listener,
-        containerPort,
-        advertised: `${listener}://$(MY_HOST_IP):${String(config.nodePort)}`,
-      },
-      changes: [`command wrapped: ${ADVERTISED_ENV} ${listener}`, 'env MY_HOST_IP'],
-    };
+    return wrapCommand(
+      input,
+      SHELL,
+      wrapperScript(listener, config.nodePort),
+      { family: 'script-export', listener, containerPort },
+      `command wrapped: ${ADVERTISED_ENV} ${listener}`,
+    );
   },
 };

@@ -12,25 +12,14 @@
  * serves no clients (a KRaft controller of a split cluster) and is left alone.
  */
 import type { ConfigMaps } from '../configMaps.ts';
-import { ensureHostIpEnv } from '../downwardEnv.ts';
 import type { Container, PodSpec } from '../kubeTypes.ts';
-import { pointer } from '../patchBuilder.ts';
 import { HOST_FROM_NODE_IP, INJECTED_MARKER } from './shellSnippets.ts';
-import { TEMPLATE_SPEC, unsupported, type Wiring, type WiringInput, type WiringOutcome } from './wiring.ts';
+import { originalCommand, wrapCommand } from './commandWrapper.ts';
+import { unsupported, type Wiring, type WiringInput, type WiringOutcome } from './wiring.ts';
 
-const WRAPPER_SHELL = ['/bin/sh', '-c'];
+const SHELL = '/bin/sh';
 const START_FUNCTION = 'kni_kafka_server_start';
 const OUTSIDE_NAMES = ['EXTERNAL', 'OUTSIDE'];
-
-/** The chart's command as it wrote it, whether or not we already wrapped it. */
-function originalCommand(container: Container): string[] {
-  const command = container.command ?? [];
-  const wrapped =
-    command[0] === WRAPPER_SHELL[0] &&
-    command[1] === WRAPPER_SHELL[1] &&
-    command[2]?.startsWith(INJECTED_MARKER);
-  return wrapped ? command.slice(3) : command;
-}
 
 interface StartScript {
   /** The script's path in the container. */
@@ -42,7 +31,9 @@ interface StartScript {
 
 /** A script the container runs (a word of its command or args) that lives in a ConfigMap volume. */
 function startScriptOf(container: Container, spec: PodSpec, configMaps: ConfigMaps): StartScript | undefined {
-  const words = [...originalCommand(container), ...(container.args ?? [])].flatMap((w) => w.split(/\s+/));
+  const words = [...originalCommand(container, SHELL), ...(container.args ?? [])].flatMap((w) =>
+    w.split(/\s+/),
+  );
   for (const mount of container.volumeMounts ?? []) {
     const name = spec.volumes?.find((v) => v.name === mount.name)?.configMap?.name;
     if (name === undefined) continue;
@@ -134,7 +125,8 @@ export const startScriptWiring: Wiring = {
     });
   },
 
-  apply({ builder, config, container, index, sts, configMaps }: WiringInput): WiringOutcome {
+  apply(input: WiringInput): WiringOutcome {
+    const { config, container, sts, configMaps } = input;
     const spec = sts.spec.template.spec;
     const script = startScriptOf(container, spec, configMaps);
     if (!script) return unsupported('no start script from a ConfigMap in the command');
@@ -165,26 +157,12 @@ export const startScriptWiring: Wiring = {
       };
     }
 
-    const desired = [
-      ...WRAPPER_SHELL,
+    return wrapCommand(
+      input,
+      SHELL,
       startScriptWrapper(script.path, start, listener, config.nodePort),
-      ...originalCommand(container),
-    ];
-    const containerPath = [...TEMPLATE_SPEC, 'containers', index];
-    if (JSON.stringify(desired) !== JSON.stringify(container.command)) {
-      builder.replace(pointer(...containerPath, 'command'), desired);
-    }
-    const env = ensureHostIpEnv(builder, containerPath, container);
-    if (!env.ok) return unsupported(env.message);
-    return {
-      exposed: true,
-      exposure: {
-        family: 'start-script-render',
-        listener,
-        containerPort,
-        advertised: `${listener}://$(MY_HOST_IP):${String(config.nodePort)}`,
-      },
-      changes: [`command wrapped: ${script.path} starts Kafka with ${listener} advertised`, 'env MY_HOST_IP'],
-    };
+      { family: 'start-script-render', listener, containerPort },
+      `command wrapped: ${script.path} starts Kafka with ${listener} advertised`,
+    );
   },
 };
