@@ -18,7 +18,7 @@ import { checkService, checkStatefulSet } from './objectShape.ts';
 import { isKafkaStatefulSet } from './recognizeKafka.ts';
 import type { BrokerContext } from './release.ts';
 import { outcome, type MutationResult } from './result.ts';
-import { runsConfigMapScript } from './wiring/startScriptWiring.ts';
+import { readsConfigMapFile } from './wiring/startScriptWiring.ts';
 
 /**
  * For a Service, the BrokerContext fields say what is known of the broker StatefulSets it selects
@@ -48,7 +48,7 @@ function describe(object: unknown): string {
 export function needsConfigMaps(object: unknown, result: MutationResult): boolean {
   if (result.reason !== 'unsupported-wiring' && result.reason !== 'not-kafka') return false;
   const shape = isRecord(object) && object.kind === 'StatefulSet' ? checkStatefulSet(object) : undefined;
-  return shape?.ok === true && runsConfigMapScript(shape.object.spec.template.spec);
+  return shape?.ok === true && readsConfigMapFile(shape.object.spec.template.spec);
 }
 
 export function mutateObject(input: MutationInput): MutationResult {

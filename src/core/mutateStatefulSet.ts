@@ -11,6 +11,7 @@ import { commandWiring } from './wiring/commandWiring.ts';
 import { envWiring } from './wiring/envWiring.ts';
 import { imageEnvWiring } from './wiring/imageEnvWiring.ts';
 import { initFileWiring } from './wiring/initFileWiring.ts';
+import { mountedConfigWiring } from './wiring/mountedConfigWiring.ts';
 import { startScriptWiring } from './wiring/startScriptWiring.ts';
 import { scriptExportWiring } from './wiring/scriptExportWiring.ts';
 import type { Wiring } from './wiring/wiring.ts';
@@ -25,6 +26,7 @@ export const WIRINGS: Wiring[] = [
   commandWiring,
   scriptExportWiring,
   initFileWiring,
+  mountedConfigWiring,
   startScriptWiring,
   imageEnvWiring,
 ];

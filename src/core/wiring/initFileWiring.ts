@@ -17,12 +17,11 @@ export const INIT_CONTAINER_NAME = 'kafka-nodeport-injector';
 const CONFIG_MOUNT = '/kafka-nodeport-injector/config';
 
 /**
- * Runs in the chart's own image (bitnami ships sh, sed, grep, tr). With no listener name given it
- * exposes the listener bound to the exposed container port, read from `listeners=`.
+ * Edits `advertised.listeners` in $INJECTOR_CONFIG_FILE, in the chart's own image (bitnami ships
+ * sh, sed, grep, tr). With no listener name given it exposes the listener bound to the exposed
+ * container port, read from `listeners=`. Shared with the mounted-config family.
  */
-export const INIT_SCRIPT = `${INJECTED_MARKER}
-set -eu
-file="$INJECTOR_CONFIG_FILE"
+export const EDIT_CONFIG_FILE = `file="$INJECTOR_CONFIG_FILE"
 ${HOST_FROM_NODE_IP}
 name="$INJECTOR_LISTENER"
 if [ -z "$name" ]; then
@@ -36,6 +35,10 @@ sed -i -E "s#^(advertised\\.listeners=(.*,)?$name://)[^,]*#\\1$host:$INJECTOR_NO
 grep '^advertised\\.listeners=' "$file"
 `;
 
+export const INIT_SCRIPT = `${INJECTED_MARKER}
+set -eu
+${EDIT_CONFIG_FILE}`;
+
 /** The broker container's mount of the rendered file: `.../server.properties` via subPath. */
 function renderedConfigMount(spec: PodSpec): VolumeMount | undefined {
   const broker = spec.containers[brokerContainerIndex(spec)];
@@ -43,7 +46,10 @@ function renderedConfigMount(spec: PodSpec): VolumeMount | undefined {
   if (!mount?.subPath) return undefined;
   // Written at init time, so the volume is an emptyDir that an init container also mounts.
   const volume = spec.volumes?.find((v) => v.name === mount.name);
-  const written = (spec.initContainers ?? []).some((c) => c.volumeMounts?.some((m) => m.name === mount.name));
+  // By the chart's init container: our own (mounted-config family) writes a copy, not a render.
+  const written = (spec.initContainers ?? []).some(
+    (c) => c.name !== INIT_CONTAINER_NAME && c.volumeMounts?.some((m) => m.name === mount.name),
+  );
   return volume?.emptyDir !== undefined && written ? mount : undefined;
 }
 

@@ -11,6 +11,7 @@
  * script as `NAME://:port`) and its port. A pod that declares no container port for that listener
  * serves no clients (a KRaft controller of a split cluster) and is left alone.
  */
+import { OUTSIDE_LISTENER_NAMES } from '../advertisedListeners.ts';
 import type { ConfigMaps } from '../configMaps.ts';
 import type { Container, PodSpec } from '../kubeTypes.ts';
 import { HOST_FROM_NODE_IP, INJECTED_MARKER } from './shellSnippets.ts';
@@ -19,9 +20,8 @@ import { unsupported, type Wiring, type WiringInput, type WiringOutcome } from '
 
 const SHELL = '/bin/sh';
 const START_FUNCTION = 'kni_kafka_server_start';
-const OUTSIDE_NAMES = ['EXTERNAL', 'OUTSIDE'];
 
-interface StartScript {
+export interface StartScript {
   /** The script's path in the container. */
   path: string;
   configMap: string;
@@ -29,8 +29,12 @@ interface StartScript {
   text: string | undefined;
 }
 
-/** A script the container runs (a word of its command or args) that lives in a ConfigMap volume. */
-function startScriptOf(container: Container, spec: PodSpec, configMaps: ConfigMaps): StartScript | undefined {
+/** A file the container runs or reads (a word of its command or args) that lives in a ConfigMap volume. */
+export function startScriptOf(
+  container: Container,
+  spec: PodSpec,
+  configMaps: ConfigMaps,
+): StartScript | undefined {
   const words = [...originalCommand(container, SHELL), ...(container.args ?? [])].flatMap((w) =>
     w.split(/\s+/),
   );
@@ -67,7 +71,7 @@ function boundListeners(script: string): Map<string, Set<number>> {
 
 function chooseListener(requested: string, bound: Map<string, Set<number>>): string | undefined {
   if (requested !== 'auto') return bound.has(requested) ? requested : undefined;
-  return [...OUTSIDE_NAMES, 'CLIENT'].find((name) => bound.has(name));
+  return [...OUTSIDE_LISTENER_NAMES, 'CLIENT'].find((name) => bound.has(name));
 }
 
 const quoteSingle = (text: string): string => `'${text.replaceAll("'", `'"'"'`)}'`;
@@ -100,8 +104,8 @@ eval "$(sed -E ${route.map((r) => `-e ${quoteSingle(r)}`).join(' ')} ${quoteSing
 `;
 }
 
-/** Whether a container of the pod runs a script from a ConfigMap: deciding it needs the ConfigMap. */
-export function runsConfigMapScript(spec: PodSpec): boolean {
+/** Whether a container runs or reads a file from a ConfigMap (a start script, a server.properties). */
+export function readsConfigMapFile(spec: PodSpec): boolean {
   return spec.containers.some((c) => startScriptOf(c, spec, new Map()) !== undefined);
 }
 

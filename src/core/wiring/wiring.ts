@@ -10,7 +10,13 @@ import type { Container, PodSpec, StatefulSet } from '../kubeTypes.ts';
 import type { PatchBuilder } from '../patchBuilder.ts';
 
 export type WiringFamily =
-  'env' | 'script-export' | 'init-rendered-file' | 'command' | 'image-env' | 'start-script-render';
+  | 'env'
+  | 'script-export'
+  | 'init-rendered-file'
+  | 'command'
+  | 'image-env'
+  | 'start-script-render'
+  | 'mounted-config';
 
 /** What the exposed listener looks like once the pod starts. */
 export interface Exposure {
