@@ -1,9 +1,9 @@
 /** SPEC §3 Kafka StatefulSet: expose one listener per broker, pin brokers, record the result. */
 import type { InjectorConfig } from './config.ts';
 import { NO_CONFIG_MAPS, type ConfigMaps } from './configMaps.ts';
-import type { StatefulSet } from './kubeTypes.ts';
+import type { PodSpec, StatefulSet } from './kubeTypes.ts';
 import { PatchBuilder } from './patchBuilder.ts';
-import { usesChartExternalAccess } from './recognizeKafka.ts';
+import { brokerContainerIndex, usesChartExternalAccess } from './recognizeKafka.ts';
 import { ensurePlacement } from './placement.ts';
 import { exposedResult, outcome, type MutationResult } from './result.ts';
 import { ensureStatusAnnotation } from './statusAnnotation.ts';
@@ -31,6 +31,26 @@ export const WIRINGS: Wiring[] = [
   imageEnvWiring,
 ];
 
+const clip = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max)}…` : text);
+
+/** What the broker container runs, for a broker no family recognises: the user must see why. */
+function whatWasFound(spec: PodSpec): string {
+  const broker = spec.containers[brokerContainerIndex(spec)] ?? spec.containers[0];
+  if (!broker) return 'no containers';
+  const command = [...(broker.command ?? []), ...(broker.args ?? [])].join(' ').replace(/\s+/g, ' ');
+  const env = (broker.env ?? []).map((e) => e.name).filter((n) => n.startsWith('KAFKA_'));
+  const mounts = (broker.volumeMounts ?? [])
+    .filter((m) => spec.volumes?.some((v) => v.name === m.name && v.configMap !== undefined))
+    .map((m) => m.mountPath);
+  const found = [
+    `container ${broker.name}`,
+    command ? `command "${clip(command, 120)}"` : "the image's own entrypoint",
+    env.length > 0 ? `env ${clip(env.join(', '), 160)}` : 'no KAFKA_* env',
+    ...(mounts.length > 0 ? [`ConfigMap mounts ${clip(mounts.join(', '), 120)}`] : []),
+  ];
+  return `${found.join('; ')}: no advertised listeners in KAFKA_CFG_ADVERTISED_LISTENERS or KAFKA_ADVERTISED_LISTENERS env, the command, a ConfigMap start script or a mounted server.properties`;
+}
+
 export function mutateStatefulSet(
   sts: StatefulSet,
   config: InjectorConfig,
@@ -42,11 +62,7 @@ export function mutateStatefulSet(
   );
   const container = found && spec.containers[found.index];
   if (!found || !container) {
-    return outcome(
-      'unchanged',
-      'unsupported-wiring',
-      'advertised listeners are wired in a way this version does not know',
-    );
+    return outcome('unchanged', 'unsupported-wiring', whatWasFound(spec));
   }
 
   if (usesChartExternalAccess(spec)) {

@@ -139,3 +139,18 @@ t.test('without its ConfigMap: unchanged, naming the file and the ConfigMap', (t
   );
   t.end();
 });
+
+t.test('a broker no family knows is left unchanged with what was found', (t) => {
+  const sts = statefulSet(DIR_MOUNT, '/etc/kafka/server.properties');
+  const [broker] = sts.spec.template.spec.containers;
+  if (!broker) throw new Error('fixture');
+  broker.command = ['/usr/local/bin/run-kafka'];
+  broker.env = [{ name: 'KAFKA_HEAP_OPTS', value: '-Xmx1g' }];
+  const [result] = mutateManifests(manifest([sts]).text, MUTATE_OPTIONS);
+  t.equal(result?.result.reason, 'unsupported-wiring');
+  t.match(
+    result?.result.message,
+    'container kafka; command "/usr/local/bin/run-kafka"; env KAFKA_HEAP_OPTS; ConfigMap mounts /etc/kafka: no advertised listeners in',
+  );
+  t.end();
+});
