@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { apacheServerProperties } from './apacheBroker.ts';
 import { bitnamiServerProperties, type BrokerConfig } from './bitnamiBroker.ts';
 import {
   clientService,
@@ -166,6 +167,11 @@ export interface PrepareOptions {
   replicas?: number; // overrides spec.replicas (emulating --set replicaCount)
   /** Where each pod runs, as a real scheduler bound it; default: the scheduler emulation. */
   placements?: { pod: string; node: string; reason?: string }[];
+  /**
+   * The image the brokers run: bitnami (the chart's /scripts/setup.sh, then the image's env rules;
+   * the default) or the official apache/kafka image configured by env (no command).
+   */
+  image?: 'bitnami' | 'apache';
 }
 
 /** Schedule the Kafka StatefulSet's pods onto the lab's nodes and compute every broker's config. */
@@ -182,7 +188,8 @@ export function prepareBrokers(
   const podLabels = sts.spec.template.metadata?.labels ?? {};
   const placements =
     opts.placements ?? schedule(sts.metadata.name, replicas, podLabels, sts.spec.template.spec, nodes);
-  const script = setupScript(objects, sts);
+  const image = opts.image ?? 'bitnami';
+  const script = image === 'bitnami' ? setupScript(objects, sts) : '';
   const container = kafkaContainer(sts);
   const pods: BrokerPod[] = [];
   for (const [ordinal, p] of placements.entries()) {
@@ -195,16 +202,23 @@ export function prepareBrokers(
       hostIP: host.ip,
       podIP: host.ip, // one pod per node namespace: the pod shares the node's address
       serviceAccountName: 'my-kafka',
-      labels: podLabels,
+      // The StatefulSet controller labels each pod with its ordinal (Kubernetes 1.28+).
+      labels: { ...podLabels, 'apps.kubernetes.io/pod-index': String(ordinal) },
     });
-    if (rt.command.join(' ') !== '/scripts/setup.sh')
-      throw new Error(`unexpected command ${rt.command.join(' ')}`);
+    const expected = image === 'bitnami' ? '/scripts/setup.sh' : '';
+    if (rt.command.join(' ') !== expected) throw new Error(`unexpected command ${rt.command.join(' ')}`);
     const dir = join(s.workDir, p.pod);
     mkdirSync(join(dir, 'volume'), { recursive: true });
     mkdirSync(join(dir, 'logs'), { recursive: true });
-    const config = bitnamiServerProperties(rt.env, script, {
-      hostPaths: { '/bitnami/kafka': join(dir, 'volume'), '/opt/bitnami/kafka/logs': join(dir, 'logs') },
-    });
+    const config =
+      image === 'bitnami'
+        ? bitnamiServerProperties(rt.env, script, {
+            hostPaths: {
+              '/bitnami/kafka': join(dir, 'volume'),
+              '/opt/bitnami/kafka/logs': join(dir, 'logs'),
+            },
+          })
+        : apacheServerProperties(rt.env, { hostPaths: { '/var/lib/kafka': join(dir, 'volume') } });
     const propertiesFile = join(dir, 'server.properties');
     writeFileSync(propertiesFile, config.serverProperties);
     pods.push({ name: p.pod, ordinal, host, config, propertiesFile });

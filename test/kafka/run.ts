@@ -21,6 +21,7 @@ import {
   resolveTargetPort,
   setupScript,
   statefulSets,
+  toYaml,
   type K8sObject,
 } from './chart.ts';
 import {
@@ -642,6 +643,27 @@ async function main(): Promise<void> {
     });
   });
 
+  await test(`E: an apache/kafka broker configured by env (image-env wiring; only an inter-broker listener) mutated (CLI) -> an EXTERNAL listener on ${NODE_PORT}, 3 KRaft brokers at <node IP>:${NODE_PORT}; produce/consume`, async () => {
+    const s = settings('E');
+    const file = join(s.workDir, 'apache-kafka.yaml');
+    writeFileSync(file, toYaml(apacheRelease()));
+    const mutated = mutator(loadManifests(file), file);
+    log(`mutated via ${mutated.via}`);
+    await withLab(async (lab) => {
+      const nodes = addNodes(lab, 3);
+      const rel = prepareBrokers(lab, s, mutated.objects, nodes, { image: 'apache' });
+      showAdvertised(rel);
+      for (const p of rel.pods) {
+        eq(
+          listenerOf(p.config.properties.get('listeners'), 'PLAINTEXT'),
+          ':9092',
+          `${p.name}: PLAINTEXT still binds 9092`,
+        );
+      }
+      await provePerNodeAccess(lab, s, rel, nodes);
+    });
+  });
+
   if (process.env.KNI_KAFKA_KRAFT !== '0') {
     await test(`C1: KRaft 22.1.6 (replicaCount=3) mutated (CLI) -> 3 brokers at <node IP>:${NODE_PORT}; produce/consume`, async () => {
       const s = settings('C1');
@@ -662,6 +684,70 @@ async function main(): Promise<void> {
       await kraftDuplicateFinding();
     });
   }
+}
+
+// ---------------------------------------------------------------- apache/kafka by env
+/**
+ * A release in the manner of charts on the official apache/kafka image (written from how the image
+ * reads its env, not copied from a chart): three combined broker+controller pods, the node id from
+ * the pod-index label, one PLAINTEXT listener for clients and brokers, a client Service.
+ */
+function apacheRelease(): K8sObject[] {
+  const labels = { 'app.kubernetes.io/name': 'kafka', 'app.kubernetes.io/instance': 'kafka' };
+  const voters = [0, 1, 2].map((i) => `${i}@kafka-${i}.kafka-headless.${NAMESPACE}.svc.cluster.local:9093`);
+  const value = (name: string, v: string): { name: string; value: string } => ({ name, value: v });
+  const sts = {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: { name: 'kafka', namespace: NAMESPACE, labels },
+    spec: {
+      replicas: 3,
+      serviceName: 'kafka-headless',
+      selector: { matchLabels: labels },
+      template: {
+        metadata: { labels },
+        spec: {
+          containers: [
+            {
+              name: 'kafka',
+              image: 'apache/kafka:4.3.1',
+              env: [
+                { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+                {
+                  name: 'KAFKA_NODE_ID',
+                  valueFrom: { fieldRef: { fieldPath: "metadata.labels['apps.kubernetes.io/pod-index']" } },
+                },
+                value('KAFKA_PROCESS_ROLES', 'broker,controller'),
+                value('KAFKA_CONTROLLER_LISTENER_NAMES', 'CONTROLLER'),
+                value('KAFKA_CONTROLLER_QUORUM_VOTERS', voters.join(',')),
+                value('KAFKA_LISTENERS', 'PLAINTEXT://:9092,CONTROLLER://:9093'),
+                value(
+                  'KAFKA_ADVERTISED_LISTENERS',
+                  `PLAINTEXT://$(POD_NAME).kafka-headless.${NAMESPACE}.svc.cluster.local:9092`,
+                ),
+                value('KAFKA_LISTENER_SECURITY_PROTOCOL_MAP', 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT'),
+                value('KAFKA_INTER_BROKER_LISTENER_NAME', 'PLAINTEXT'),
+                value('KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR', '3'),
+                value('KAFKA_LOG_DIRS', '/var/lib/kafka/data'),
+                value('CLUSTER_ID', 'kni-apache-lab-cluster1'),
+              ],
+              ports: [
+                { name: 'kafka', containerPort: 9092 },
+                { name: 'controller', containerPort: 9093 },
+              ],
+            },
+          ],
+        },
+      },
+    },
+  };
+  const service = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'kafka', namespace: NAMESPACE, labels },
+    spec: { selector: labels, ports: [{ name: 'kafka', port: 9092, targetPort: 'kafka' }] },
+  };
+  return [sts, service];
 }
 
 // ---------------------------------------------------------------- KRaft
