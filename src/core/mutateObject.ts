@@ -12,6 +12,7 @@ import {
   type RawConfig,
 } from './config.ts';
 import type { ConfigMaps } from './configMaps.ts';
+import { overLimit } from './inputLimits.ts';
 import { isRecord, stringOr } from './kubeTypes.ts';
 import { mutateStatefulSet } from './mutateStatefulSet.ts';
 import { checkService, checkStatefulSet } from './objectShape.ts';
@@ -61,6 +62,8 @@ export function mutateObject(input: MutationInput): MutationResult {
     if (kind !== 'StatefulSet' && kind !== 'Service') {
       return outcome('skipped', 'unsupported-kind', `kind ${kind} is never mutated`);
     }
+    const limit = overLimit(object);
+    if (limit) return outcome('unchanged', 'over-limit', `${describe(object)} left as it is: ${limit}`);
     const shape = kind === 'StatefulSet' ? checkStatefulSet(object) : checkService(object);
     if (!shape.ok) return outcome('skipped', 'invalid-object', `${describe(object)}: ${shape.problem}`);
     const checked = shape.object;

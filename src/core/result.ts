@@ -14,6 +14,7 @@ export type Reason =
   | 'not-client-service'
   | 'unsupported-kind'
   | 'invalid-object'
+  | 'over-limit'
   | 'opted-out'
   | 'invalid-config'
   | 'release-unreadable'
@@ -70,5 +71,7 @@ export function exposedResult(
  * admission warning, a line on `mutate`'s stderr), or a release comes up unreachable in silence.
  */
 export function isUnexposedKafka(result: { decision: Decision; reason: string }): boolean {
-  return result.decision === 'error' || result.reason === 'unsupported-wiring';
+  return (
+    result.decision === 'error' || result.reason === 'unsupported-wiring' || result.reason === 'over-limit'
+  );
 }
