@@ -66,10 +66,8 @@ export function overLimit(object: unknown): string | undefined {
   if (!isRecord(object)) return undefined;
   const pod = podSpecOf(object);
   if (!pod) return undefined;
-  const containers = [
-    ...(Array.isArray(pod.containers) ? pod.containers : []),
-    ...(Array.isArray(pod.initContainers) ? pod.initContainers : []),
-  ];
+  const list = (value: unknown): unknown[] => (Array.isArray(value) ? (value as unknown[]) : []);
+  const containers = [...list(pod.containers), ...list(pod.initContainers)];
   if (containers.length > INPUT_LIMITS.containers) {
     return `its pod has ${String(containers.length)} containers (at most ${String(INPUT_LIMITS.containers)} are read)`;
   }
