@@ -39,7 +39,10 @@ function describe(object: unknown): string {
   if (!isRecord(object)) return typeof object;
   const meta = isRecord(object.metadata) ? object.metadata : {};
   const namespace = stringOr(meta.namespace);
-  return `${stringOr(object.kind, '?')} ${namespace ? `${namespace}/` : ''}${stringOr(meta.name, stringOr(meta.generateName, '?'))}`;
+  const name = stringOr(meta.name, stringOr(meta.generateName, '?'));
+  // Kubernetes names are at most 253 characters; a client's longer one is not repeated in full.
+  const clip = (text: string): string => (text.length > 253 ? `${text.slice(0, 252)}…` : text);
+  return `${clip(stringOr(object.kind, '?'))} ${namespace ? `${clip(namespace)}/` : ''}${clip(name)}`;
 }
 
 /**

@@ -19,7 +19,7 @@ import {
   type AdmissionRequest,
   type AdmissionResponse,
 } from './admissionReview.ts';
-import { auditAnnotations, truncate, type AuditRecord } from './audit.ts';
+import { auditAnnotations, boundedRecord, truncate, type AuditRecord } from './audit.ts';
 import { ReleaseUnavailable, type ReleaseLookup } from './kubeRelease.ts';
 import { configMapsOf } from '../core/configMaps.ts';
 import type { ReleaseView } from '../core/release.ts';
@@ -61,7 +61,6 @@ interface Verdict {
 const WARNING_PREFIX = 'kafka-nodeport-injector';
 /** The API server truncates longer warnings; keep ours whole. */
 const MAX_WARNING = 256;
-const MAX_AUDIT_MESSAGE = 512;
 
 function skip(reason: string, message: string): Verdict {
   return { decision: 'skipped', reason, message, patch: [] };
@@ -217,7 +216,7 @@ export async function admit(request: AdmissionRequest, context: AdmissionContext
     verdict = { decision: 'error', reason: 'internal-error', message, patch: [] };
     response = respond(request.uid, verdict, who);
   }
-  const record: AuditRecord = {
+  const record: AuditRecord = boundedRecord({
     time: new Date().toISOString(),
     uid: request.uid,
     user: request.userInfo?.username ?? '',
@@ -228,9 +227,9 @@ export async function admit(request: AdmissionRequest, context: AdmissionContext
     dryRun: request.dryRun === true,
     decision: verdict.decision,
     reason: verdict.reason,
-    message: truncate(verdict.message, MAX_AUDIT_MESSAGE),
+    message: verdict.message,
     patchPaths: verdict.patch.map((op) => op.path),
     durationMs: Math.round((performance.now() - started) * 1000) / 1000,
-  };
+  });
   return { response, record };
 }

@@ -25,6 +25,60 @@ export interface AuditRecord {
   /** JSON Pointer of every patch operation, in patch order, without values. */
   patchPaths: string[];
   durationMs: number;
+  /** The fields cut to their bound (SPEC §6: client-chosen fields are bounded), when any was. */
+  truncated?: string[];
+}
+
+/**
+ * Bounds of the fields a client chooses (characters; `patchPaths`: entries and characters each).
+ * Kubernetes names are at most 253 characters, so real values are never cut; a record stays
+ * under about 24 KiB whatever a client sends.
+ */
+export const AUDIT_FIELD_LIMITS = {
+  uid: 128,
+  user: 512,
+  operation: 16,
+  kind: 128,
+  namespace: 253,
+  name: 253,
+  reason: 64,
+  message: 512,
+  patchPaths: 64,
+  patchPath: 256,
+} as const;
+
+type BoundedField = 'uid' | 'user' | 'operation' | 'kind' | 'namespace' | 'name' | 'reason' | 'message';
+const BOUNDED_FIELDS: BoundedField[] = [
+  'uid',
+  'user',
+  'operation',
+  'kind',
+  'namespace',
+  'name',
+  'reason',
+  'message',
+];
+
+/** The record with every client-chosen field within its bound, and which were cut. */
+export function boundedRecord(record: AuditRecord): AuditRecord {
+  const bounded: AuditRecord = { ...record };
+  const cut: string[] = [];
+  for (const field of BOUNDED_FIELDS) {
+    const limit = AUDIT_FIELD_LIMITS[field];
+    if (record[field].length > limit) {
+      bounded[field] = truncate(record[field], limit);
+      cut.push(field);
+    }
+  }
+  const paths = record.patchPaths
+    .slice(0, AUDIT_FIELD_LIMITS.patchPaths)
+    .map((p) => truncate(p, AUDIT_FIELD_LIMITS.patchPath));
+  if (record.patchPaths.length > paths.length || paths.some((p, i) => p !== record.patchPaths[i])) {
+    bounded.patchPaths = paths;
+    cut.push('patchPaths');
+  }
+  if (cut.length > 0) bounded.truncated = cut;
+  return bounded;
 }
 
 /** Annotation values are kept short: the API server's audit event is not the place for detail. */
@@ -50,7 +104,7 @@ export function auditAnnotations(
 const LINE_SEPARATORS = /[\u0085\u2028\u2029]/g;
 
 export function auditLine(record: AuditRecord): string {
-  const json = JSON.stringify(record).replace(
+  const json = JSON.stringify(boundedRecord(record)).replace(
     LINE_SEPARATORS,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );

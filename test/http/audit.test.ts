@@ -131,3 +131,19 @@ t.test('U+0085, U+2028 and U+2029 in a name are escaped: one record stays one li
   t.equal((JSON.parse(line) as AuditRecord).name, record.name, 'the name reads back unchanged');
   t.end();
 });
+
+t.test('client-chosen audit fields are bounded and marked when cut; a line stays under 24 KiB', async (t) => {
+  const { app, audit } = await testApp();
+  const huge = 'x'.repeat(2 * 1024 * 1024); // three of them stay under the 8 MiB body limit
+  const object = kafkaStatefulSet(SECRET);
+  (object.metadata as { name: string }).name = huge;
+  await postReview(app, review(object, { uid: 'u'.repeat(200), username: huge }));
+  const [record] = audit.records;
+  if (!record) throw new Error('no record');
+  const line = auditLine(record);
+  t.ok(line.length < 24 * 1024, `${String(line.length)} bytes`);
+  t.same(record.truncated, ['uid', 'user', 'name']);
+  t.equal(record.name.length, 253);
+  t.ok(record.name.endsWith('…'), 'the cut is marked');
+  t.notMatch(line, SECRET);
+});
