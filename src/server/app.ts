@@ -8,7 +8,12 @@
  * admission, which still answers with the request's uid (see admissionHandler.ts).
  */
 import { constants as cryptoConstants } from 'node:crypto';
-import type { Http2SecureServer, Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import {
+  constants as http2Constants,
+  type Http2SecureServer,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+} from 'node:http2';
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { admit, type AdmissionContext } from './admissionHandler.ts';
 import { admissionReviewSchema, reviewResponse, type AdmissionReviewRequest } from './admissionReview.ts';
@@ -53,6 +58,23 @@ export const TLS_CONTEXT_OPTIONS = {
  */
 export const MAX_CONCURRENT_STREAMS = 100;
 
+/**
+ * Open connections at once. The API server reuses a few HTTP/2 connections per instance; the cap
+ * bounds what many clients together can hold (100 streams × ~4 KB × 64 connections ≈ 26 MB).
+ */
+export const MAX_CONNECTIONS = 64;
+
+/**
+ * The longest a request may take from its headers to its answer: twice the webhook's 5 s
+ * `timeoutSeconds`, after which the API server has long given up. A stream still open then is
+ * reset (HTTP/2 RST_STREAM CANCEL), an HTTP/1.1 connection closed, so a held request frees its
+ * memory whatever the client does.
+ */
+export const REQUEST_DEADLINE_MS = 10_000;
+
+/** An HTTP/2 connection with no stream for this long gets GOAWAY and is closed. */
+export const HTTP2_IDLE_TIMEOUT_MS = 30_000;
+
 export interface AppOptions {
   tls: PemPair;
   admission: AdmissionContext;
@@ -65,6 +87,9 @@ export interface AppOptions {
   /** Server logs; none when absent (tests). */
   logger?: FastifyBaseLogger;
   bodyLimit?: number;
+  /** Defaults MAX_CONNECTIONS and REQUEST_DEADLINE_MS (tests use smaller ones). */
+  maxConnections?: number;
+  requestDeadlineMs?: number;
 }
 
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
@@ -99,6 +124,7 @@ export function buildApp(options: AppOptions): WebhookApp {
       ...TLS_CONTEXT_OPTIONS,
       settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS },
     },
+    http2SessionTimeout: HTTP2_IDLE_TIMEOUT_MS,
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     // One audit line per decision already; fastify's per-request lines would double the volume.
     logController: new LogController({ disableRequestLogging: true }),
@@ -113,6 +139,24 @@ export function buildApp(options: AppOptions): WebhookApp {
   // The API server sends application/json; fastify's default text/plain parser would let other
   // bodies through to the schema check instead of answering 415.
   app.removeContentTypeParser('text/plain');
+
+  app.server.maxConnections = options.maxConnections ?? MAX_CONNECTIONS;
+  const deadline = options.requestDeadlineMs ?? REQUEST_DEADLINE_MS;
+  app.addHook('onRequest', (request, _reply, done) => {
+    // Headers are in, the body may never come: a hard deadline, not an idle timer a trickle resets.
+    // HTTP/1.1 requests (allowHTTP1) have no stream: their connection is closed instead.
+    const raw = request.raw;
+    const stream = (raw as { stream?: Http2ServerRequest['stream'] }).stream;
+    const timer = setTimeout(() => {
+      if (stream !== undefined) stream.close(http2Constants.NGHTTP2_CANCEL);
+      else raw.socket.destroy();
+    }, deadline);
+    timer.unref();
+    raw.once('close', () => {
+      clearTimeout(timer);
+    });
+    done();
+  });
 
   app.addHook('onSend', async (request, reply) => {
     if (request.raw.httpVersionMajor === 1) {

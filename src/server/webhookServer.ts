@@ -73,6 +73,9 @@ export interface WebhookServerOptions {
   /** Replaces the mutation core (tests: slow or failing cores). */
   mutate?: AdmissionContext['mutate'];
   tlsPollIntervalMs?: number;
+  /** Connection cap and request deadline (defaults in app.ts; tests use smaller ones). */
+  maxConnections?: number;
+  requestDeadlineMs?: number;
 }
 
 export interface RunningWebhookServer {
@@ -210,6 +213,8 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     ],
     draining: () => draining,
     logger: log,
+    ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
+    ...(options.requestDeadlineMs === undefined ? {} : { requestDeadlineMs: options.requestDeadlineMs }),
   });
 
   const sockets = trackSockets(app.server);
