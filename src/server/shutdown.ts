@@ -1,9 +1,11 @@
 /**
  * SPEC §6 "SIGTERM drains in-flight requests before exit". The order matters:
  *   1. not ready — `/readyz` fails, so Kubernetes takes the pod out of the Service's endpoints;
- *   2. stop accepting connections; HTTP/2 clients get GOAWAY (they open new streams elsewhere,
- *      streams already sent are answered), HTTP/1.1 answers carry `Connection: close`;
- *   3. wait for in-flight requests, at most `timeoutMs`; whatever is still open then is cut, so a
+ *   2. HTTP/1.1 answers carry `Connection: close`, and keep-alive connections are given until they
+ *      are quiet (no request for a moment) to leave by themselves (`trackKeepAlive`);
+ *   3. stop accepting connections; HTTP/2 clients get GOAWAY (they open new streams elsewhere,
+ *      streams already sent are answered);
+ *   4. wait for in-flight requests, at most `timeoutMs`; whatever is still open then is cut, so a
  *      stuck client cannot hold the pod past its termination grace period.
  */
 import type { Server, Socket } from 'node:net';
@@ -18,6 +20,54 @@ export function trackSockets(server: Server): Set<Socket> {
     socket.once('close', () => sockets.delete(socket));
   });
   return sockets;
+}
+
+/**
+ * HTTP/1.1 keep-alive connections, and whether each is between requests. Closing one the moment
+ * shutdown begins races the client's next request on it (a reset the client cannot tell from a
+ * crash); after SIGTERM every answer carries `Connection: close`, so a busy client leaves by
+ * itself, and only a connection quiet for a while is closed.
+ */
+export interface KeepAliveTracker {
+  /** Resolves once every HTTP/1.1 connection is closed or between requests for `idleMs`. */
+  quiet: (idleMs: number, timeoutMs: number) => Promise<void>;
+}
+
+export function trackKeepAlive(server: Server): KeepAliveTracker {
+  const state = new Map<Socket, { busy: number; since: number }>();
+  server.on(
+    'request',
+    (
+      request: { httpVersionMajor: number; socket: Socket },
+      response: { once: (e: 'close', f: () => void) => void },
+    ) => {
+      if (request.httpVersionMajor !== 1) return;
+      const socket = request.socket;
+      let entry = state.get(socket);
+      if (!entry) {
+        entry = { busy: 0, since: performance.now() };
+        state.set(socket, entry);
+        socket.once('close', () => state.delete(socket));
+      }
+      const tracked = entry;
+      tracked.busy += 1;
+      response.once('close', () => {
+        tracked.busy -= 1;
+        tracked.since = performance.now();
+      });
+    },
+  );
+  return {
+    quiet: async (idleMs, timeoutMs) => {
+      const deadline = performance.now() + timeoutMs;
+      for (;;) {
+        const now = performance.now();
+        const settled = [...state.values()].every((e) => e.busy === 0 && now - e.since >= idleMs);
+        if (settled || now >= deadline) return;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(idleMs, 50)));
+      }
+    },
+  };
 }
 
 export interface DrainResult {

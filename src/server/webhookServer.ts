@@ -25,7 +25,10 @@ import {
   type NamespaceSource,
 } from './namespaceCache.ts';
 import { SelfManagedCerts } from './selfManagedCerts.ts';
-import { drain, trackSockets, type DrainResult } from './shutdown.ts';
+import { drain, trackKeepAlive, trackSockets, type DrainResult } from './shutdown.ts';
+
+/** A keep-alive connection without a request for this long has no client about to use it. */
+const KEEP_ALIVE_QUIET_MS = 250;
 import { TlsReloader, type TlsFiles } from './tlsReloader.ts';
 
 /** Where `--self-managed-certs` keeps its certificates (see selfManagedCerts.ts). */
@@ -218,6 +221,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   });
 
   const sockets = trackSockets(app.server);
+  const keepAlive = trackKeepAlive(app.server);
   const metricsServer = createMetricsServer(metrics.registry);
   const closeMetrics = (): Promise<void> =>
     new Promise((resolve) => {
@@ -252,6 +256,11 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       draining = true;
       if (options.shutdownDelayMs)
         await new Promise((resolve) => setTimeout(resolve, options.shutdownDelayMs));
+      // Stop accepting (a new connection is closed at once, before any request is on it) while
+      // keep-alive clients, told `Connection: close`, leave by themselves: the listener's own
+      // close would close their connections at once, racing their next request.
+      app.server.maxConnections = 0;
+      await keepAlive.quiet(KEEP_ALIVE_QUIET_MS, options.shutdownTimeoutMs);
       const result = await drain(() => app.close(), sockets, options.shutdownTimeoutMs);
       tls.close();
       await Promise.all([cache?.stop(), certificates?.stop(), audit.close(), closeMetrics()]);

@@ -3,7 +3,7 @@
  * stops accepting connections, answers every request it already has (HTTP/2 and HTTP/1.1
  * keep-alive alike) and finishes within its bound even when a request never completes.
  */
-import { Agent } from 'node:https';
+import { Agent, request as httpsRequest } from 'node:https';
 import t from 'tap';
 import { mutateObject } from '../../src/core/mutateObject.ts';
 import type { MutationInput } from '../../src/core/mutateObject.ts';
@@ -141,4 +141,70 @@ t.test('during the shutdown delay the server is not ready but still answers new 
   t.equal(late.status, 200, 'a new connection is still served');
   const result = await stopping;
   t.ok(result.durationMs < 1000, `closed ${result.durationMs} ms after the delay`);
+});
+
+/** One POST on `agent`; a failure says whether it was sent on a connection already in use. */
+function post(
+  url: string,
+  ca: string,
+  agent: Agent,
+  body: string,
+): Promise<{ status: number } | { error: string; reused: boolean }> {
+  return new Promise((resolve) => {
+    const request = httpsRequest(
+      new URL('/mutate', url),
+      { method: 'POST', ca, agent, headers: { 'content-type': 'application/json' } },
+      (response) => {
+        response.resume();
+        response.on('end', () => {
+          resolve({ status: response.statusCode ?? 0 });
+        });
+      },
+    );
+    request.on('error', (error: NodeJS.ErrnoException) => {
+      resolve({ error: error.code ?? error.message, reused: request.reusedSocket });
+    });
+    request.end(body);
+  });
+}
+
+t.test('SIGTERM under HTTP/1.1 keep-alive load with default flags loses no request', async (t) => {
+  const { server, certificates, stop } = await startTestServer();
+  t.teardown(stop);
+  const ca = certificates.ca.cert;
+  const agent = new Agent({ keepAlive: true, maxSockets: 20, ca });
+  t.teardown(() => {
+    agent.destroy();
+  });
+  const body = JSON.stringify(review(kafkaStatefulSet(), { uid: 'load' }));
+  let answered = 0;
+  let refused = 0;
+  const lost: string[] = [];
+  let stopping = false;
+  // 20 clients, each sending back to back on its keep-alive connection, as the API server does.
+  // A failure on a new connection reached nobody (the client goes to another replica); one on a
+  // connection the server had kept open is a request it accepted and dropped.
+  const client = async (): Promise<void> => {
+    for (;;) {
+      const answer = await post(server.url, ca, agent, body);
+      if ('status' in answer) {
+        if (answer.status === 200) answered += 1;
+        else lost.push(`HTTP ${String(answer.status)}`);
+      } else if (stopping && !answer.reused) {
+        refused += 1;
+        return;
+      } else {
+        lost.push(`${answer.error} on a kept-alive connection`);
+        if (stopping) return;
+      }
+    }
+  };
+  const clients = Array.from({ length: 20 }, () => client());
+  await until(() => answered >= 200, 10_000);
+  stopping = true;
+  const result = await server.shutdown();
+  await Promise.all(clients);
+  t.same(lost, [], `${String(answered)} answered, ${String(refused)} refused at connect, none lost`);
+  t.equal(refused, 20, 'every client was turned away at a new connection');
+  t.equal(result.drained, true);
 });
