@@ -87,9 +87,10 @@ export interface AppOptions {
   /** Server logs; none when absent (tests). */
   logger?: FastifyBaseLogger;
   bodyLimit?: number;
-  /** Defaults MAX_CONNECTIONS and REQUEST_DEADLINE_MS (tests use smaller ones). */
+  /** Defaults MAX_CONNECTIONS, REQUEST_DEADLINE_MS, HTTP2_IDLE_TIMEOUT_MS (tests use smaller ones). */
   maxConnections?: number;
   requestDeadlineMs?: number;
+  http2IdleTimeoutMs?: number;
 }
 
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
@@ -124,7 +125,7 @@ export function buildApp(options: AppOptions): WebhookApp {
       ...TLS_CONTEXT_OPTIONS,
       settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS },
     },
-    http2SessionTimeout: HTTP2_IDLE_TIMEOUT_MS,
+    http2SessionTimeout: options.http2IdleTimeoutMs ?? HTTP2_IDLE_TIMEOUT_MS,
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     // One audit line per decision already; fastify's per-request lines would double the volume.
     logController: new LogController({ disableRequestLogging: true }),

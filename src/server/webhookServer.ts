@@ -79,6 +79,7 @@ export interface WebhookServerOptions {
   /** Connection cap and request deadline (defaults in app.ts; tests use smaller ones). */
   maxConnections?: number;
   requestDeadlineMs?: number;
+  http2IdleTimeoutMs?: number;
 }
 
 export interface RunningWebhookServer {
@@ -218,6 +219,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     logger: log,
     ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
     ...(options.requestDeadlineMs === undefined ? {} : { requestDeadlineMs: options.requestDeadlineMs }),
+    ...(options.http2IdleTimeoutMs === undefined ? {} : { http2IdleTimeoutMs: options.http2IdleTimeoutMs }),
   });
 
   const sockets = trackSockets(app.server);

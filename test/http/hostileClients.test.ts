@@ -52,6 +52,30 @@ t.test(
   },
 );
 
+t.test(
+  'a connection that only holds a stream gets GOAWAY once the stream is reset, then is closed',
+  async (t) => {
+    const { server, certificates, stop } = await startTestServer({
+      requestDeadlineMs: 200,
+      http2IdleTimeoutMs: 300,
+    });
+    t.teardown(stop);
+    const session = await h2Session(server.url, certificates.ca.cert);
+    session.on('error', () => undefined);
+    let goaway = false;
+    session.once('goaway', () => {
+      goaway = true;
+    });
+    heldStream(session);
+    await new Promise<void>((resolve) =>
+      session.once('close', () => {
+        resolve();
+      }),
+    );
+    t.ok(goaway, 'GOAWAY before the close');
+  },
+);
+
 t.test('an HTTP/1.1 request whose body never ends has its connection closed at the deadline', async (t) => {
   const { server, certificates, stop } = await startTestServer({ requestDeadlineMs: 300 });
   t.teardown(stop);
