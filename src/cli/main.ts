@@ -1,4 +1,5 @@
 /** The `kafka-nodeport-injector` command line: thin doors to the mutation core and the server. */
+import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { isRecord, stringOr } from '../core/kubeTypes.ts';
 import { isUnexposedKafka } from '../core/result.ts';
@@ -63,17 +64,36 @@ export function buildProgram(): Command {
         .command('mutate')
         .description('mutate manifests offline (usable as `helm install --post-renderer`)')
         .addOption(fileOption)
-        .option('--strict', 'fail (exit 1, no output) when a Kafka object cannot be exposed'),
+        .option('--strict', 'fail (exit 1, no output) when a Kafka object cannot be exposed')
+        .option(
+          '--report <file>',
+          'also write the outcome, warnings and errors to FILE (Helm 4 shows no post-renderer stderr)',
+        ),
     ),
-  ).action(async (flags: InputFlags & { strict?: boolean }) => {
-    const documents = await loadDocuments(flags);
-    const denied = deniedMessages(documents);
-    if (denied.length > 0) throw new Error(denied.join('\n'));
-    const warnings = unexposedWarnings(documents);
-    // stdout stays the manifest: a post-renderer's output is what Helm installs.
-    if (flags.strict === true && warnings.length > 0) throw new Error(`--strict: ${warnings.join('\n')}`);
-    for (const warning of warnings) process.stderr.write(`kafka-nodeport-injector: warning: ${warning}\n`);
-    process.stdout.write(renderManifests(documents));
+  ).action(async (flags: InputFlags & { strict?: boolean; report?: string }) => {
+    const lines: string[] = [];
+    try {
+      const documents = await loadDocuments(flags);
+      const denied = deniedMessages(documents);
+      if (denied.length > 0) throw new Error(denied.join('\n'));
+      const warnings = unexposedWarnings(documents);
+      // stdout stays the manifest: a post-renderer's output is what Helm installs.
+      if (flags.strict === true && warnings.length > 0) throw new Error(`--strict: ${warnings.join('\n')}`);
+      for (const warning of warnings) {
+        lines.push(`warning: ${warning}`);
+        process.stderr.write(`kafka-nodeport-injector: warning: ${warning}\n`);
+      }
+      const mutated = documents.filter((d) => d.result.decision === 'mutated').length;
+      lines.push(`ok: ${String(mutated)} of ${String(documents.length)} objects mutated`);
+      process.stdout.write(renderManifests(documents));
+    } catch (error) {
+      lines.push(`error: ${error instanceof Error ? error.message : String(error)}`);
+      throw error;
+    } finally {
+      if (flags.report !== undefined) {
+        await writeFile(flags.report, lines.map((line) => `kafka-nodeport-injector: ${line}\n`).join(''));
+      }
+    }
   });
 
   addNamespaceAnnotationsOption(

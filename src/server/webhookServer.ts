@@ -11,7 +11,13 @@ import { mutateObject } from '../core/mutateObject.ts';
 import { SYSTEM_NAMESPACES, type AdmissionContext } from './admissionHandler.ts';
 import { buildApp, TLS_CONTEXT_OPTIONS, type WebhookApp } from './app.ts';
 import { createAuditSink } from './audit.ts';
-import { DAY_MS, certificateExpiry, ensureCertificateSet, generateCertificateSet } from './certificates.ts';
+import {
+  DAY_MS,
+  certificateExpiry,
+  ensureCertificateSet,
+  generateCertificateSet,
+  type CertificateSet,
+} from './certificates.ts';
 import type { RotationPolicy } from './certificateRotation.ts';
 import type { KubeConfigLocation } from './kubeConfig.ts';
 import { kubeNamespaceSource } from './kubeNamespaceSource.ts';
@@ -121,17 +127,31 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     throw new Error('self-managed certificates need a cluster: --kubeconfig, KUBECONFIG or in-cluster');
   }
   let tlsFiles = options.tlsFiles;
+  // The development pair when the certificate directory cannot be written (an image's read-only
+  // root, another user's directory): kept in memory, its CA logged for clients to trust.
+  let memoryPair: CertificateSet | undefined;
   if (!tlsFiles && !selfManaged) {
     const hosts = [...devCertificateHosts(options.host), ...(options.extraCertificateHosts ?? [])];
-    const dev = await ensureCertificateSet(options.certDir, hosts);
-    tlsFiles = { certFile: dev.certFile, keyFile: dev.keyFile };
-    log.info(
-      `${dev.generated ? 'generated' : 'reusing'} a development certificate in ${options.certDir} (clients trust ${dev.caFile})`,
-    );
+    try {
+      const dev = await ensureCertificateSet(options.certDir, hosts);
+      tlsFiles = { certFile: dev.certFile, keyFile: dev.keyFile };
+      log.info(
+        `${dev.generated ? 'generated' : 'reusing'} a development certificate in ${options.certDir} (clients trust ${dev.caFile})`,
+      );
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'EACCES' && code !== 'EROFS' && code !== 'EPERM') throw error;
+      memoryPair = await generateCertificateSet({ hosts }, DAY_MS * 365);
+      log.info(
+        `${options.certDir} is not writable (${code}): a development certificate kept in memory; clients trust this CA:\n${memoryPair.ca.cert}`,
+      );
+    }
   }
   const source = tlsFiles
     ? tlsFiles.certFile
-    : `Secret ${selfManaged?.namespace ?? ''}/${selfManaged?.secretName ?? ''}`;
+    : memoryPair
+      ? 'memory'
+      : `Secret ${selfManaged?.namespace ?? ''}/${selfManaged?.secretName ?? ''}`;
   const reloaderOptions = {
     contextOptions: TLS_CONTEXT_OPTIONS,
     onReload: (pair: { cert: string }) => {
@@ -148,10 +168,13 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   // trusts, so probes get answers and /readyz can say what it is waiting for.
   const tls = tlsFiles
     ? await TlsReloader.load(tlsFiles, reloaderOptions)
-    : TlsReloader.fromPair(
-        (await generateCertificateSet({ hosts: selfManaged?.policy.hosts ?? ['localhost'] }, DAY_MS)).serving,
-        reloaderOptions,
-      );
+    : memoryPair
+      ? TlsReloader.fromPair(memoryPair.serving, reloaderOptions)
+      : TlsReloader.fromPair(
+          (await generateCertificateSet({ hosts: selfManaged?.policy.hosts ?? ['localhost'] }, DAY_MS))
+            .serving,
+          reloaderOptions,
+        );
   const certificates =
     selfManaged && options.kubeConfig
       ? new SelfManagedCerts({

@@ -32,6 +32,8 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import {
@@ -685,6 +687,62 @@ async function lifecycleSteps(
 }
 
 /** The README's `helm install --post-renderer ./bin/kafka-nodeport-injector --post-renderer-args mutate`. */
+/**
+ * Helm 4 takes only the name of an installed postrenderer/v1 plugin: the repository's, installed
+ * into a Helm data directory of its own (Helm 3 refuses to load a v1 plugin.yaml).
+ */
+async function helm4PluginStep(cluster: Cluster): Promise<void> {
+  const c = CHARTS.find((x) => x.dir === 'bitnami-kafka-12.9.5');
+  if (!c) return;
+  const ns = 'post-renderer-helm4';
+  const home = await mkdtemp(path.join(tmpdir(), 'kni-helm4-'));
+  const report = path.join(home, 'report.log');
+  const env = { HELM_DATA_HOME: home, KAFKA_NODEPORT_INJECTOR_REPORT: report };
+  await check(
+    `${c.dir}: Helm 4 with the repository's postrenderer/v1 plugin (helm-plugin/), no webhook: stored objects exposed, the report says what was done`,
+    async () => {
+      helmOk(
+        await cluster.helm4(
+          ['plugin', 'install', path.join(REPO_ROOT, 'helm-plugin/kafka-nodeport-injector')],
+          {
+            env,
+          },
+        ),
+        'helm4 plugin install',
+      );
+      await createNamespace(cluster, ns, {}, {});
+      const install = await cluster.helm4(
+        [
+          'install',
+          RELEASE,
+          chartPath(c),
+          '-n',
+          ns,
+          ...setFlags(c.values),
+          '--post-renderer',
+          'kafka-nodeport-injector',
+          '--post-renderer-args',
+          '--node-selector=runapp=kafka',
+        ],
+        { env, timeoutMs: 180_000 },
+      );
+      helmOk(install, 'helm4 install --post-renderer kafka-nodeport-injector');
+      const pods = await waitForBrokerPods(cluster, ns, c.brokers);
+      assertPlacement(pods, LABELLED);
+      const rendered = parseManifests(
+        await cluster.helmOk(['template', RELEASE, chartPath(c), '-n', ns, ...setFlags(c.values)]),
+      );
+      await assertExposed(cluster, ns, pods, rendered, c.clientService, EXPECT);
+      assert.match(await readFile(report, 'utf8'), /ok: 2 of \d+ objects mutated/);
+    },
+  );
+  await cluster
+    .helm4(['uninstall', RELEASE, '-n', ns, '--wait'], { env, timeoutMs: 120_000 })
+    .catch(() => undefined);
+  void deleteNamespace(cluster, ns);
+  await rm(home, { recursive: true, force: true });
+}
+
 async function postRendererStep(cluster: Cluster): Promise<void> {
   const c = CHARTS.find((x) => x.dir === 'bitnami-kafka-12.9.5');
   if (!c) return;
@@ -1172,6 +1230,7 @@ async function main(): Promise<void> {
     for (const c of incoming) await chartSteps(cluster, wh, c, true);
     for (const c of helm4Cases) await chartSteps(cluster, wh, c, false);
     await postRendererStep(cluster);
+    await helm4PluginStep(cluster);
     await serviceFollowsStatefulSetStep(cluster, wh);
     await kubectlApplySteps(cluster, wh);
     await valueVariantSteps(cluster, wh, only);

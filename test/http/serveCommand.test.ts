@@ -128,3 +128,51 @@ t.test('certs rejects an IP that is not one', async (t) => {
   t.equal(await new Promise<number | null>((resolve) => child.once('exit', resolve)), 1);
   t.match(stderr.text(), /--ip: "not-an-ip"/);
 });
+
+t.test('npm start: SIGTERM to npm stops the server too (no orphan)', async (t) => {
+  const { dir, remove } = tempDir('npm-start');
+  t.teardown(remove);
+  const env = { ...process.env };
+  delete env.KUBECONFIG;
+  delete env.KUBERNETES_SERVICE_HOST;
+  const repo = new URL('../..', import.meta.url).pathname;
+  const child = spawn(
+    'npm',
+    ['start', '--silent', '--', '--port', '0', '--metrics-port', '0', '--cert-dir', dir],
+    {
+      cwd: repo,
+      env,
+    },
+  );
+  t.teardown(() => child.kill('SIGKILL'));
+  const stderr = collect(child.stderr);
+  child.stdout.resume();
+  const pid = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`serve did not start:\n${stderr.text()}`));
+    }, 20_000);
+    child.stderr.on('data', () => {
+      const match = /"pid":(\d+)[^\n]*serving https/.exec(stderr.text());
+      if (match?.[1]) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    });
+  });
+  const alive = (p: number): boolean => {
+    try {
+      process.kill(p, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  t.ok(alive(pid), `the server (pid ${String(pid)}) runs`);
+  const exit = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exit;
+  // The server drains before it exits; it must not outlive npm by more than that.
+  const deadline = Date.now() + 10_000;
+  while (alive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  t.notOk(alive(pid), 'the server stopped with npm');
+});
