@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
+import { chmodSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
@@ -176,3 +177,51 @@ t.test('npm start: SIGTERM to npm stops the server too (no orphan)', async (t) =
   while (alive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
   t.notOk(alive(pid), 'the server stopped with npm');
 });
+
+t.test(
+  'serve with no flags where certs/ cannot be written (an image user, a read-only root): the pair is kept in memory',
+  async (t) => {
+    const { dir, remove } = tempDir('readonly');
+    t.teardown(remove);
+    chmodSync(dir, 0o555);
+    // Root writes anywhere: run as the image's user instead, whom the directory refuses.
+    const asImageUser = process.getuid?.() === 0 ? { uid: 65532, gid: 65532 } : {};
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: dir };
+    delete env.KUBECONFIG;
+    delete env.KUBERNETES_SERVICE_HOST;
+    const child = spawn(
+      process.execPath,
+      ['--input-type=module', '-e', ENTRY, 'serve', '--port', '0', '--metrics-port', '0'],
+      {
+        cwd: dir,
+        env,
+        ...asImageUser,
+      },
+    );
+    t.teardown(() => child.kill('SIGKILL'));
+    const stderr = collect(child.stderr);
+    child.stdout.resume();
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`serve did not start:\n${stderr.text()}`));
+      }, 20_000);
+      child.stderr.on('data', () => {
+        const match = /serving (https:\/\/[^/\s]+)\/mutate/.exec(stderr.text());
+        if (match?.[1]) {
+          clearTimeout(timer);
+          resolve(match[1]);
+        }
+      });
+    });
+    t.match(stderr.text(), /is not writable \(EACCES\): a development certificate kept in memory/);
+    const ca = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/.exec(
+      stderr.text().replaceAll('\\n', '\n'),
+    )?.[0];
+    if (!ca) throw new Error(`no CA logged:\n${stderr.text()}`);
+    t.equal(
+      (await h1Request(url, ca, { path: '/healthz' })).status,
+      200,
+      'answers, trusted by the logged CA',
+    );
+  },
+);
