@@ -1,6 +1,10 @@
 # syntax=docker/dockerfile:1
+# The base: the official Node 24 image, or one made without a registry (test/image/base.sh).
+ARG BASE=node:24-bookworm-slim
 # Build: compile TypeScript with the dev toolchain, then keep production dependencies only.
-FROM node:24-bookworm-slim AS build
+FROM ${BASE} AS build
+# Only where the registry is reached through a TLS-intercepting proxy: its CA, mounted at build time.
+ARG NODE_EXTRA_CA_CERTS
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: `prepare` (build + tap) runs below, explicitly, without the test toolchain.
@@ -10,8 +14,8 @@ COPY src ./src
 RUN npx tsc -p tsconfig.build.json \
  && npm prune --omit=dev --ignore-scripts
 
-# Run: Node 24, no npm, no shell tools beyond the base image, a non-root user.
-FROM node:24-bookworm-slim
+# Run: Node 24, no shell tools beyond the base image, a non-root user.
+FROM ${BASE}
 WORKDIR /app
 ENV NODE_ENV=production
 COPY --from=build /app/package.json ./package.json
@@ -21,4 +25,6 @@ COPY bin ./bin
 USER 65532:65532
 EXPOSE 8443 9090
 ENTRYPOINT ["node", "bin/kafka-nodeport-injector"]
-CMD ["serve", "--host=0.0.0.0", "--self-managed-certs"]
+# With no arguments: a development pair (in memory: the root file system is read-only) on :8443.
+# The Deployment passes its own args (self-managed certificates from the cluster).
+CMD ["serve", "--host=0.0.0.0"]

@@ -10,6 +10,10 @@
 #                     kwok, helm 3 and helm 4, built from Go modules (test/e2e/build-binaries.sh):
 #                     needs the Go toolchain (>= 1.26) and the Go module proxy
 #   Kafka             broker, ZooKeeper and tools jars from Maven Central (test/kafka/install.sh)
+#   image base        localhost/node:24-bookworm-slim for `npm run test:image`, made without a
+#                     registry from a Debian rootfs (mmdebstrap) and the npm `node` package's
+#                     binary (test/image/base.sh); kept in buildah's storage, stamped with the
+#                     Node version. Debian packages buildah crun mmdebstrap.
 #
 # Everything goes to ${KNI_CACHE_DIR:-~/.cache/kafka-nodeport-injector}, keyed by every input
 # (tool versions, build recipe, Go version); an entry is renamed into place only when complete.
@@ -27,6 +31,7 @@ T_ALL=$(now)
 declare -A PACKAGE_OF=(
   [openssl]=openssl [flock]=util-linux [unshare]=util-linux [sha256sum]=coreutils
   [kcat]=kcat [iptables]=iptables [ip]=iproute2 [java]=openjdk-17-jre-headless [mvn]=maven
+  [buildah]=buildah [crun]=crun [mmdebstrap]=mmdebstrap
 )
 t=$(now)
 missing=()
@@ -60,5 +65,8 @@ log "control plane and helm: ready ($(elapsed "$t")s)"
 t=$(now)
 bash test/kafka/install.sh >/dev/null
 log "Kafka jars: ready ($(elapsed "$t")s)"
+
+# ---- the image's base (test/image/base.sh logs its own line) ----
+bash test/image/base.sh
 
 log "all set up in $(elapsed "$T_ALL")s"

@@ -140,7 +140,8 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       );
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code !== 'EACCES' && code !== 'EROFS' && code !== 'EPERM') throw error;
+      // A recursive mkdir on a read-only root reports ENOENT.
+      if (!['EACCES', 'EROFS', 'EPERM', 'ENOENT'].includes(code ?? '')) throw error;
       memoryPair = await generateCertificateSet({ hosts }, DAY_MS * 365);
       log.info(
         `${options.certDir} is not writable (${code}): a development certificate kept in memory; clients trust this CA:\n${memoryPair.ca.cert}`,

@@ -337,6 +337,22 @@ async function checkManifests(cluster: Cluster): Promise<Rendered> {
   };
   const base = await render('manifests');
   const overlay = await render('manifests/overlays/cert-manager');
+  const strict = await render('manifests/overlays/strict-spread');
+  const antiAffinity = (docs: Record<string, unknown>[]): unknown =>
+    at(
+      docs.find((doc) => doc['kind'] === 'Deployment'),
+      'spec',
+      'template',
+      'spec',
+      'affinity',
+      'podAntiAffinity',
+    );
+  check(
+    'the base prefers replicas on different nodes (a one-node cluster runs both); strict-spread requires it',
+    JSON.stringify(antiAffinity(base)).includes('preferredDuringScheduling') &&
+      JSON.stringify(antiAffinity(strict)).includes('requiredDuringScheduling') &&
+      !JSON.stringify(antiAffinity(strict)).includes('preferredDuringScheduling'),
+  );
   check(
     'the base renders namespace, RBAC, Deployment, PDB, Service, webhook configuration',
     [
