@@ -233,3 +233,25 @@ export function h2Request(
     stream.end(options.body);
   });
 }
+
+/** The `https://host:port` a `serve` process logs once it listens (its stderr so far in `text`). */
+export function servingUrl(
+  stderr: NodeJS.ReadableStream | null,
+  text: () => string,
+  timeoutMs = 20_000,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`serve did not start:\n${text()}`));
+    }, timeoutMs);
+    const look = (): void => {
+      const match = /serving (https:\/\/[^/\s]+)\/mutate/.exec(text());
+      if (match?.[1]) {
+        clearTimeout(timer);
+        stderr?.off('data', look);
+        resolve(match[1]);
+      }
+    };
+    stderr?.on('data', look);
+  });
+}

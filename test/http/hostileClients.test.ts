@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import t from 'tap';
 import { MAX_CONCURRENT_STREAMS, MAX_CONNECTIONS } from '../../src/server/app.ts';
-import { h2Request, h2Session, kafkaStatefulSet, review, tempDir } from './helpers.ts';
+import { h2Request, h2Session, kafkaStatefulSet, review, servingUrl, tempDir } from './helpers.ts';
 import { startTestServer } from './serverHelpers.ts';
 
 /** A POST whose headers are sent and whose body never ends. */
@@ -167,18 +167,7 @@ t.test(
     let exited: number | null | undefined;
     child.on('exit', (code) => (exited = code));
     t.teardown(() => child.kill('SIGKILL'));
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new Error(`serve did not start:\n${stderr}`));
-      }, 20_000);
-      child.stderr.on('data', () => {
-        const match = /serving (https:\/\/[^/\s]+)\/mutate/.exec(stderr);
-        if (match?.[1]) {
-          clearTimeout(timer);
-          resolve(match[1]);
-        }
-      });
-    });
+    const url = await servingUrl(child.stderr, () => stderr);
     const ca = await readFile(join(dir, 'certs', 'ca.crt'), 'utf8');
     const apiServer = await h2Session(url, ca);
     t.teardown(() => {

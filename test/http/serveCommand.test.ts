@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import type { AuditRecord } from '../../src/server/audit.ts';
-import { h1Request, kafkaStatefulSet, review, tempDir } from './helpers.ts';
+import { h1Request, kafkaStatefulSet, review, servingUrl, tempDir } from './helpers.ts';
 
 const MAIN = new URL('../../src/cli/main.ts', import.meta.url).href;
 const ENTRY = `const { main } = await import(${JSON.stringify(MAIN)}); await main(['node', 'kafka-nodeport-injector', ...process.argv.slice(1)]);`;
@@ -39,18 +39,7 @@ t.test('serve with no TLS flags: dev certificates in certs/, audit on stdout, SI
   t.teardown(() => child.kill('SIGKILL'));
   const stdout = collect(child.stdout);
   const stderr = collect(child.stderr);
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(new Error(`serve did not start:\n${stderr.text()}`));
-    }, 15_000);
-    child.stderr?.on('data', () => {
-      const match = /serving (https:\/\/[^/\s]+)\/mutate/.exec(stderr.text());
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    });
-  });
+  const url = await servingUrl(child.stderr, stderr.text, 15_000);
   t.match(url, /^https:\/\/127\.0\.0\.1:\d+$/, 'listens on 127.0.0.1');
   t.match(stderr.text(), /namespace annotations off/, 'says namespace annotations are off');
   const ca = await readFile(join(dir, 'certs', 'ca.crt'), 'utf8');
@@ -201,18 +190,7 @@ t.test(
     t.teardown(() => child.kill('SIGKILL'));
     const stderr = collect(child.stderr);
     child.stdout.resume();
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new Error(`serve did not start:\n${stderr.text()}`));
-      }, 20_000);
-      child.stderr.on('data', () => {
-        const match = /serving (https:\/\/[^/\s]+)\/mutate/.exec(stderr.text());
-        if (match?.[1]) {
-          clearTimeout(timer);
-          resolve(match[1]);
-        }
-      });
-    });
+    const url = await servingUrl(child.stderr, stderr.text, 20_000);
     t.match(stderr.text(), /is not writable \(EACCES\): a development certificate kept in memory/);
     const ca = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/.exec(
       stderr.text().replaceAll('\\n', '\n'),
