@@ -16,7 +16,7 @@ import { overLimit } from './inputLimits.ts';
 import { isRecord, stringOr } from './kubeTypes.ts';
 import { mutateStatefulSet } from './mutateStatefulSet.ts';
 import { checkService, checkStatefulSet } from './objectShape.ts';
-import { isKafkaStatefulSet } from './recognizeKafka.ts';
+import { isKafkaStatefulSet, isZookeeperStatefulSet } from './recognizeKafka.ts';
 import type { BrokerContext } from './release.ts';
 import { outcome, type MutationResult } from './result.ts';
 import { readsConfigMapFile } from './wiring/startScriptWiring.ts';
@@ -52,7 +52,9 @@ function describe(object: unknown): string {
 export function needsConfigMaps(object: unknown, result: MutationResult): boolean {
   if (result.reason !== 'unsupported-wiring' && result.reason !== 'not-kafka') return false;
   const shape = isRecord(object) && object.kind === 'StatefulSet' ? checkStatefulSet(object) : undefined;
-  return shape?.ok === true && readsConfigMapFile(shape.object.spec.template.spec);
+  if (shape?.ok !== true) return false;
+  // ZooKeeper runs scripts from ConfigMaps too, and stays ZooKeeper whatever they say.
+  return !isZookeeperStatefulSet(shape.object) && readsConfigMapFile(shape.object.spec.template.spec);
 }
 
 export function mutateObject(input: MutationInput): MutationResult {

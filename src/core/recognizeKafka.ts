@@ -38,10 +38,14 @@ function looksLikeKafka(container: Container): boolean {
   return hasKafkaEnv(container) || KAFKA_SCRIPT_MARKERS.some((m) => text.includes(m));
 }
 
+/** ZooKeeper's StatefulSet, by its own labels or its pods'. */
+export function isZookeeperStatefulSet(sts: StatefulSet): boolean {
+  return isZookeeper({ ...sts.spec.template.metadata?.labels, ...sts.metadata?.labels });
+}
+
 /** A StatefulSet is Kafka when it is not ZooKeeper and one of its containers has Kafka's shape. */
 export function isKafkaStatefulSet(sts: StatefulSet, configMaps: ConfigMaps = NO_CONFIG_MAPS): boolean {
-  const labels = { ...sts.spec.template.metadata?.labels, ...sts.metadata?.labels };
-  if (isZookeeper(labels)) return false;
+  if (isZookeeperStatefulSet(sts)) return false;
   const spec = sts.spec.template.spec;
   // What runs may be a script from a ConfigMap that starts the broker.
   return (

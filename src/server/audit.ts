@@ -59,7 +59,10 @@ const BOUNDED_FIELDS: BoundedField[] = [
   'message',
 ];
 
-/** The record with every client-chosen field within its bound, and which were cut. */
+/**
+ * The record with every client-chosen field within its bound, and which were cut. `admit` builds
+ * every record through it, once, so the log, the metrics and the sinks all see the bounded one.
+ */
 export function boundedRecord(record: AuditRecord): AuditRecord {
   const bounded: AuditRecord = { ...record };
   const cut: string[] = [];
@@ -104,7 +107,7 @@ export function auditAnnotations(
 const LINE_SEPARATORS = /[\u0085\u2028\u2029]/g;
 
 export function auditLine(record: AuditRecord): string {
-  const json = JSON.stringify(boundedRecord(record)).replace(
+  const json = JSON.stringify(record).replace(
     LINE_SEPARATORS,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );

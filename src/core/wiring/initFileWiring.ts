@@ -7,8 +7,8 @@
  */
 import { holdsDesired } from '../desiredState.ts';
 import { HOST_IP_ENV, hostIpEnvVar } from '../downwardEnv.ts';
-import type { Container, PodSpec, VolumeMount } from '../kubeTypes.ts';
-import { pointer } from '../patchBuilder.ts';
+import type { Container, PodSpec, StatefulSet, VolumeMount } from '../kubeTypes.ts';
+import { pointer, type PatchBuilder } from '../patchBuilder.ts';
 import { brokerContainerIndex } from '../recognizeKafka.ts';
 import { HOST_FROM_NODE_IP, INJECTED_MARKER } from './shellSnippets.ts';
 import { TEMPLATE_SPEC, unsupported, type Wiring, type WiringInput, type WiringOutcome } from './wiring.ts';
@@ -62,6 +62,27 @@ function listenerPort(broker: Container, listener: string): { name: string; port
     : { name: port.name.replace(/^kafka-/, '').toUpperCase(), port: port.containerPort };
 }
 
+/** Our init container, as `desired`, last in the pod (after the chart's own init steps). */
+export function ensureLastInitContainer(
+  builder: PatchBuilder<StatefulSet>,
+  spec: PodSpec,
+  desired: Container,
+): void {
+  const inits = spec.initContainers ?? [];
+  const existing = inits.findIndex((c) => c.name === INIT_CONTAINER_NAME);
+  const initPath = [...TEMPLATE_SPEC, 'initContainers'];
+  if (existing < 0) {
+    if (spec.initContainers) builder.add(pointer(...initPath, '-'), desired);
+    else builder.add(pointer(...initPath), [desired]);
+  } else if (existing !== inits.length - 1) {
+    // Another mutation appended after ours; ours must stay last.
+    builder.remove(pointer(...initPath, existing));
+    builder.add(pointer(...initPath, '-'), desired);
+  } else if (!holdsDesired(desired, inits[existing])) {
+    builder.replace(pointer(...initPath, existing), desired);
+  }
+}
+
 export const initFileWiring: Wiring = {
   family: 'init-rendered-file',
 
@@ -104,18 +125,7 @@ export const initFileWiring: Wiring = {
       ...(chartInit?.resources ? { resources: chartInit.resources } : {}),
     };
 
-    const inits = spec.initContainers ?? [];
-    const existing = inits.findIndex((c) => c.name === INIT_CONTAINER_NAME);
-    const initPath = [...TEMPLATE_SPEC, 'initContainers'];
-    if (existing < 0) {
-      builder.add(pointer(...initPath, '-'), desired);
-    } else if (existing !== inits.length - 1) {
-      // Another mutation appended after ours; ours must stay last.
-      builder.remove(pointer(...initPath, existing));
-      builder.add(pointer(...initPath, '-'), desired);
-    } else if (!holdsDesired(desired, inits[existing])) {
-      builder.replace(pointer(...initPath, existing), desired);
-    }
+    ensureLastInitContainer(builder, spec, desired);
 
     return {
       exposed: true,

@@ -7,12 +7,11 @@
  * ConfigMap and every other mount of it stay as they were.
  */
 import { chooseListener, parseListeners } from '../advertisedListeners.ts';
-import type { ConfigMaps } from '../configMaps.ts';
-import { holdsDesired } from '../desiredState.ts';
+import { keyUnder, type ConfigMaps } from '../configMaps.ts';
 import { HOST_IP_ENV, hostIpEnvVar } from '../downwardEnv.ts';
 import type { Container, PodSpec, VolumeMount } from '../kubeTypes.ts';
 import { pointer } from '../patchBuilder.ts';
-import { EDIT_CONFIG_FILE, INIT_CONTAINER_NAME } from './initFileWiring.ts';
+import { EDIT_CONFIG_FILE, ensureLastInitContainer, INIT_CONTAINER_NAME } from './initFileWiring.ts';
 import { INJECTED_MARKER } from './shellSnippets.ts';
 import { TEMPLATE_SPEC, unsupported, type Wiring, type WiringInput, type WiringOutcome } from './wiring.ts';
 
@@ -61,9 +60,8 @@ function mountedConfigOf(
   if (file === undefined) return undefined;
   const mounts = container.volumeMounts ?? [];
   for (const [mountIndex, mount] of mounts.entries()) {
-    const base = mount.mountPath.replace(/\/+$/, '');
-    const key = mount.subPath ? (file === base ? mount.subPath : undefined) : file.slice(base.length + 1);
-    if (key === undefined || (!mount.subPath && !file.startsWith(`${base}/`)) || key.includes('/')) continue;
+    const key = keyUnder(mount, file);
+    if (key === undefined) continue;
     const volume = mount.name === COPY_VOLUME ? sourceVolume(spec) : mount.name;
     const configMap = spec.volumes?.find((v) => v.name === volume)?.configMap?.name;
     if (volume === undefined || configMap === undefined) continue;
@@ -143,18 +141,7 @@ export const mountedConfigWiring: Wiring = {
       // The broker already satisfies the namespace's pod security level.
       ...(broker.securityContext ? { securityContext: broker.securityContext } : {}),
     };
-    const inits = spec.initContainers ?? [];
-    const existing = inits.findIndex((c) => c.name === INIT_CONTAINER_NAME);
-    const initPath = [...TEMPLATE_SPEC, 'initContainers'];
-    if (existing < 0) {
-      if (spec.initContainers) builder.add(pointer(...initPath, '-'), desired);
-      else builder.add(pointer(...initPath), [desired]);
-    } else if (existing !== inits.length - 1) {
-      builder.remove(pointer(...initPath, existing));
-      builder.add(pointer(...initPath, '-'), desired);
-    } else if (!holdsDesired(desired, inits[existing])) {
-      builder.replace(pointer(...initPath, existing), desired);
-    }
+    ensureLastInitContainer(builder, spec, desired);
     if (!(spec.volumes ?? []).some((v) => v.name === COPY_VOLUME)) {
       builder.add(pointer(...TEMPLATE_SPEC, 'volumes', '-'), { name: COPY_VOLUME, emptyDir: {} });
     }

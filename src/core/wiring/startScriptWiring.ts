@@ -12,7 +12,7 @@
  * serves no clients (a KRaft controller of a split cluster) and is left alone.
  */
 import { OUTSIDE_LISTENER_NAMES } from '../advertisedListeners.ts';
-import type { ConfigMaps } from '../configMaps.ts';
+import { keyUnder, type ConfigMaps } from '../configMaps.ts';
 import type { Container, PodSpec } from '../kubeTypes.ts';
 import { HOST_FROM_NODE_IP, INJECTED_MARKER } from './shellSnippets.ts';
 import { originalCommand, wrapCommand } from './commandWrapper.ts';
@@ -41,12 +41,9 @@ export function startScriptOf(
   for (const mount of container.volumeMounts ?? []) {
     const name = spec.volumes?.find((v) => v.name === mount.name)?.configMap?.name;
     if (name === undefined) continue;
-    const base = mount.mountPath.replace(/\/+$/, '');
     for (const word of words) {
-      const key = mount.subPath ? (word === base ? mount.subPath : undefined) : word.slice(base.length + 1);
-      if (key === undefined || (!mount.subPath && !word.startsWith(`${base}/`)) || key.includes('/'))
-        continue;
-      return { path: word, configMap: name, text: configMaps.get(name)?.[key] };
+      const key = keyUnder(mount, word);
+      if (key !== undefined) return { path: word, configMap: name, text: configMaps.get(name)?.[key] };
     }
   }
   return undefined;
@@ -69,7 +66,7 @@ function boundListeners(script: string): Map<string, Set<number>> {
   return bound;
 }
 
-function chooseListener(requested: string, bound: Map<string, Set<number>>): string | undefined {
+function chooseBoundListener(requested: string, bound: Map<string, Set<number>>): string | undefined {
   if (requested !== 'auto') return bound.has(requested) ? requested : undefined;
   return [...OUTSIDE_LISTENER_NAMES, 'CLIENT'].find((name) => bound.has(name));
 }
@@ -143,7 +140,7 @@ export const startScriptWiring: Wiring = {
     if (!start) return unsupported(`the start script ${script.path} does not run kafka-server-start.sh`);
     const bound = boundListeners(script.text);
     const names = [...bound.keys()].join(', ') || 'none';
-    const listener = chooseListener(config.listener, bound);
+    const listener = chooseBoundListener(config.listener, bound);
     if (!listener) {
       const wanted = config.listener === 'auto' ? 'EXTERNAL, OUTSIDE or CLIENT' : config.listener;
       return unsupported(`start script ${script.path} binds listeners ${names}; no ${wanted}`);
