@@ -14,6 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { freePorts, startCluster } from '../e2e/cluster.ts';
 import { createNamespace, INJECT_LABEL, MWC_FILE } from '../e2e/webhookCluster.ts';
+import type { StatefulSet } from '../../src/core/kubeTypes.ts';
+import { envStatefulSet } from '../support/fixtures.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const BASE = 'localhost/node:24-bookworm-slim';
@@ -181,39 +183,12 @@ function runImage(name: string, config: ImageConfig, options: RunOptions): Conta
   };
 }
 
-/** A Kafka StatefulSet of the bitnami 12–22 shape (env-wired listeners). */
-function kafkaStatefulSet(namespace: string): Record<string, unknown> {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'StatefulSet',
-    metadata: { name: 'kafka', namespace, labels: { 'app.kubernetes.io/name': 'kafka' } },
-    spec: {
-      serviceName: 'kafka-headless',
-      selector: { matchLabels: { 'app.kubernetes.io/name': 'kafka' } },
-      template: {
-        metadata: { labels: { 'app.kubernetes.io/name': 'kafka' } },
-        spec: {
-          containers: [
-            {
-              name: 'kafka',
-              image: 'bitnamilegacy/kafka:3.9.0',
-              env: [
-                { name: 'MY_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-                { name: 'KAFKA_CFG_LISTENERS', value: 'INTERNAL://:9093,CLIENT://:9092' },
-                {
-                  name: 'KAFKA_CFG_ADVERTISED_LISTENERS',
-                  value:
-                    'INTERNAL://$(MY_POD_NAME).kafka-headless:9093,CLIENT://$(MY_POD_NAME).kafka-headless:9092',
-                },
-                { name: 'KAFKA_INTER_BROKER_LISTENER_NAME', value: 'INTERNAL' },
-              ],
-              ports: [{ name: 'kafka-client', containerPort: 9092 }],
-            },
-          ],
-        },
-      },
-    },
-  };
+/** A Kafka StatefulSet of the bitnami 12–22 shape (env-wired listeners), as the API server takes it. */
+function kafkaStatefulSet(): StatefulSet {
+  const sts = envStatefulSet(
+    'INTERNAL://$(MY_POD_NAME).kafka-headless:9093,CLIENT://$(MY_POD_NAME).kafka-headless:9092',
+  );
+  return { ...sts, spec: { ...sts.spec, serviceName: 'kafka-headless' } };
 }
 
 async function runDefault(config: ImageConfig): Promise<void> {
@@ -262,7 +237,7 @@ async function runDefault(config: ImageConfig): Promise<void> {
         namespace: 'kafka',
         operation: 'CREATE',
         userInfo: { username: 'image-test' },
-        object: kafkaStatefulSet('kafka'),
+        object: kafkaStatefulSet(),
       },
     };
     const out = spawnSync('ip', ['netns', 'exec', netns, process.execPath, '-e', client], {
@@ -376,7 +351,7 @@ async function runAsDeployment(config: ImageConfig): Promise<void> {
     );
     if (url === undefined) return;
     // The API server calls it once it trusts it: the webhook itself puts its CA in the caBundle.
-    const statefulSet = JSON.stringify(kafkaStatefulSet('kafka'));
+    const statefulSet = JSON.stringify(kafkaStatefulSet());
     let stored = '';
     for (let i = 0; i < 150 && !stored.includes('MY_HOST_IP'); i++) {
       const r = await cluster.kubectl(['create', '--dry-run=server', '-o', 'json', '-f', '-'], {

@@ -1,5 +1,5 @@
 /** Small hand-made objects for behaviour the corpus does not show. */
-import type { Service, StatefulSet } from '../../src/core/kubeTypes.ts';
+import type { Container, Service, StatefulSet, Volume } from '../../src/core/kubeTypes.ts';
 
 export function envStatefulSet(
   advertised: string,
@@ -52,6 +52,28 @@ export function clientService(ports: Service['spec']['ports']): Service {
       type: 'ClusterIP',
       selector: { 'app.kubernetes.io/name': 'kafka', 'app.kubernetes.io/instance': 'kafka' },
       ports,
+    },
+  };
+}
+
+/** Three pods labelled `podLabels` in namespace kafka, each running `container` (and `volumes`). */
+export function podStatefulSet(
+  name: string,
+  podLabels: Record<string, string>,
+  container: Container,
+  volumes?: Volume[],
+): StatefulSet {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: { name, namespace: 'kafka', labels: podLabels },
+    spec: {
+      replicas: 3,
+      selector: { matchLabels: podLabels },
+      template: {
+        metadata: { labels: podLabels },
+        spec: { containers: [container], ...(volumes ? { volumes } : {}) },
+      },
     },
   };
 }

@@ -9,37 +9,25 @@ import { stringify } from 'yaml';
 import { mutateManifests } from '../../src/cli/manifests.ts';
 import type { EnvVar, Service, StatefulSet } from '../../src/core/kubeTypes.ts';
 import { checkExposureEffect, checkSecondPassIsEmpty, MUTATE_OPTIONS } from '../support/exposureEffect.ts';
+import { podStatefulSet } from '../support/fixtures.ts';
 
 const labels = { 'app.kubernetes.io/name': 'kafka', 'app.kubernetes.io/instance': 'kafka' };
 
 function apacheStatefulSet(name: string, env: EnvVar[], componentLabel = 'broker'): StatefulSet {
-  const podLabels = { ...labels, 'app.kubernetes.io/component': componentLabel };
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'StatefulSet',
-    metadata: { name, namespace: 'kafka', labels: podLabels },
-    spec: {
-      replicas: 3,
-      selector: { matchLabels: podLabels },
-      template: {
-        metadata: { labels: podLabels },
-        spec: {
-          containers: [
-            {
-              name: 'kafka',
-              image: 'apache/kafka:4.3.1',
-              env: [
-                { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-                { name: 'KAFKA_NODE_ID', value: '0' },
-                ...env,
-              ],
-              ports: [{ name: 'kafka', containerPort: 9092 }],
-            },
-          ],
-        },
-      },
+  return podStatefulSet(
+    name,
+    { ...labels, 'app.kubernetes.io/component': componentLabel },
+    {
+      name: 'kafka',
+      image: 'apache/kafka:4.3.1',
+      env: [
+        { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+        { name: 'KAFKA_NODE_ID', value: '0' },
+        ...env,
+      ],
+      ports: [{ name: 'kafka', containerPort: 9092 }],
     },
-  };
+  );
 }
 
 function service(name: string, component: string, ports: Service['spec']['ports']): Service {

@@ -10,6 +10,7 @@ import { stringify } from 'yaml';
 import { mutateManifests } from '../../src/cli/manifests.ts';
 import type { Service, StatefulSet, VolumeMount } from '../../src/core/kubeTypes.ts';
 import { checkExposureEffect, checkSecondPassIsEmpty, MUTATE_OPTIONS } from '../support/exposureEffect.ts';
+import { podStatefulSet } from '../support/fixtures.ts';
 
 const labels = { 'app.kubernetes.io/name': 'kafka', 'app.kubernetes.io/instance': 'kafka' };
 
@@ -35,33 +36,21 @@ function configMap(text: string): unknown {
 }
 
 function statefulSet(mount: VolumeMount, file: string): StatefulSet {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'StatefulSet',
-    metadata: { name: 'kafka', namespace: 'kafka', labels },
-    spec: {
-      replicas: 3,
-      selector: { matchLabels: labels },
-      template: {
-        metadata: { labels },
-        spec: {
-          containers: [
-            {
-              name: 'kafka',
-              image: 'apache/kafka:4.3.1',
-              command: ['/opt/kafka/bin/kafka-server-start.sh', file],
-              ports: [
-                { name: 'client', containerPort: 9092 },
-                { name: 'internal', containerPort: 9094 },
-              ],
-              volumeMounts: [mount],
-            },
-          ],
-          volumes: [{ name: 'config', configMap: { name: 'kafka-config' } }],
-        },
-      },
+  return podStatefulSet(
+    'kafka',
+    labels,
+    {
+      name: 'kafka',
+      image: 'apache/kafka:4.3.1',
+      command: ['/opt/kafka/bin/kafka-server-start.sh', file],
+      ports: [
+        { name: 'client', containerPort: 9092 },
+        { name: 'internal', containerPort: 9094 },
+      ],
+      volumeMounts: [mount],
     },
-  };
+    [{ name: 'config', configMap: { name: 'kafka-config' } }],
+  );
 }
 
 const service: Service = {

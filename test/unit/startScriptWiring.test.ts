@@ -11,6 +11,7 @@ import { mutateManifests } from '../../src/cli/manifests.ts';
 import { ANNOTATION_PREFIX } from '../../src/core/config.ts';
 import type { Service, StatefulSet } from '../../src/core/kubeTypes.ts';
 import { checkExposureEffect, checkSecondPassIsEmpty, MUTATE_OPTIONS } from '../support/exposureEffect.ts';
+import { podStatefulSet } from '../support/fixtures.ts';
 
 const labels = { 'app.kubernetes.io/name': 'kafka', 'app.kubernetes.io/instance': 'kafka' };
 
@@ -42,31 +43,18 @@ function configMap(script: string): unknown {
 }
 
 function statefulSet(ports: number[], component = 'broker'): StatefulSet {
-  const podLabels = { ...labels, 'app.kubernetes.io/component': component };
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'StatefulSet',
-    metadata: { name: `kafka-${component}`, namespace: 'kafka', labels: podLabels },
-    spec: {
-      replicas: 3,
-      selector: { matchLabels: podLabels },
-      template: {
-        metadata: { labels: podLabels },
-        spec: {
-          containers: [
-            {
-              name: 'kafka',
-              image: 'apache/kafka:4.3.1',
-              command: ['/bin/sh', '-ec', '/opt/chart/scripts/run.sh'],
-              ports: ports.map((containerPort) => ({ name: `p${String(containerPort)}`, containerPort })),
-              volumeMounts: [{ name: 'scripts', mountPath: '/opt/chart/scripts', readOnly: true }],
-            },
-          ],
-          volumes: [{ name: 'scripts', configMap: { name: 'kafka-scripts' } }],
-        },
-      },
+  return podStatefulSet(
+    `kafka-${component}`,
+    { ...labels, 'app.kubernetes.io/component': component },
+    {
+      name: 'kafka',
+      image: 'apache/kafka:4.3.1',
+      command: ['/bin/sh', '-ec', '/opt/chart/scripts/run.sh'],
+      ports: ports.map((containerPort) => ({ name: `p${String(containerPort)}`, containerPort })),
+      volumeMounts: [{ name: 'scripts', mountPath: '/opt/chart/scripts', readOnly: true }],
     },
-  };
+    [{ name: 'scripts', configMap: { name: 'kafka-scripts' } }],
+  );
 }
 
 function service(targetPort: number, component = 'broker'): Service {
