@@ -7,6 +7,8 @@ export interface ConfigFlags {
   nodeSelector?: string;
   listener?: string;
   antiAffinity?: string;
+  addressType?: string;
+  advertisedHosts?: string;
   namespaceAnnotations?: string[];
 }
 
@@ -15,6 +17,8 @@ const FLAG_OF: Record<ConfigKey, keyof ConfigFlags> = {
   'node-selector': 'nodeSelector',
   listener: 'listener',
   'anti-affinity': 'antiAffinity',
+  'address-type': 'addressType',
+  'advertised-hosts': 'advertisedHosts',
 };
 
 const DESCRIPTIONS: Record<ConfigKey, string> = {
@@ -22,6 +26,9 @@ const DESCRIPTIONS: Record<ConfigKey, string> = {
   'node-selector': "k=v[,k=v] merged into the brokers' nodeSelector",
   listener: 'listener to expose, or "auto" (default)',
   'anti-affinity': 'required | preferred | none (default required)',
+  'address-type':
+    'node address brokers advertise: InternalIP (default, status.hostIP) | ExternalIP | InternalDNS | ExternalDNS | Hostname',
+  'advertised-hosts': 'per-broker host overrides "<ordinal>=<host>[,…]"',
 };
 
 /** Env names for serve in a container: KAFKA_NODEPORT_INJECTOR_NODE_PORT, … */

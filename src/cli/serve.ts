@@ -31,6 +31,8 @@ interface ServeFlags extends ConfigFlags {
   kubeconfig?: string;
   shutdownDelay: string;
   shutdownTimeout: string;
+  /** `--no-node-addresses` sets it false. */
+  nodeAddresses: boolean;
   logLevel: string;
 }
 
@@ -171,6 +173,10 @@ export function registerServeCommand(program: Command): void {
         '0',
       )
       .option('--shutdown-timeout <seconds>', 'then the longest wait for in-flight requests', '10')
+      .option(
+        '--no-node-addresses',
+        'do not keep the node-address ConfigMap (address-type other than InternalIP) in opted-in namespaces',
+      )
       .addOption(
         new Option('--log-level <level>', 'server log level (stderr)')
           .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -214,6 +220,7 @@ export function registerServeCommand(program: Command): void {
       ...(flags.auditLog ? { auditLog: flags.auditLog } : {}),
       ...(kubeConfig ? { kubeConfig } : {}),
       ...(namespace ? { ownNamespace: namespace } : {}),
+      publishNodeAddresses: flags.nodeAddresses,
       defaults,
       shutdownDelayMs: seconds(flags.shutdownDelay, '--shutdown-delay') * 1000,
       shutdownTimeoutMs: seconds(flags.shutdownTimeout, '--shutdown-timeout', true) * 1000,

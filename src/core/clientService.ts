@@ -125,7 +125,13 @@ export function mutateClientService(
   ];
   // The configured listener, not the one found: a Helm install admits the Service before its
   // StatefulSet, and the record must not change once the StatefulSet is known (no-op upgrades).
-  ensureStatusAnnotation(builder, service, { nodePort: config.nodePort, listener: config.listener, changes });
+  ensureStatusAnnotation(builder, service, {
+    nodePort: config.nodePort,
+    listener: config.listener,
+    addressType: config.addressType,
+    advertisedHosts: config.advertisedHosts,
+    changes,
+  });
   return exposedResult(
     builder.operations,
     changes,

@@ -9,15 +9,36 @@ export const INJECT_LABEL = `${ANNOTATION_PREFIX}inject`;
 
 export type AntiAffinityMode = 'required' | 'preferred' | 'none';
 
+/** Node address types as in `Node.status.addresses`, in Strimzi's fallback order. */
+export const NODE_ADDRESS_TYPES = [
+  'ExternalDNS',
+  'ExternalIP',
+  'Hostname',
+  'InternalDNS',
+  'InternalIP',
+] as const;
+export type NodeAddressType = (typeof NODE_ADDRESS_TYPES)[number];
+
 export interface InjectorConfig {
   nodePort: number;
   nodeSelector: Record<string, string>;
   /** A listener name, upper-cased, or `auto`. */
   listener: string;
   antiAffinity: AntiAffinityMode;
+  /** Which node address brokers advertise; `InternalIP` is the downward API's `status.hostIP`. */
+  addressType: NodeAddressType;
+  /** Per-broker host overrides by StatefulSet ordinal (NAT, DNS per node). */
+  advertisedHosts: ReadonlyMap<number, string>;
 }
 
-export const CONFIG_KEYS = ['node-port', 'node-selector', 'listener', 'anti-affinity'] as const;
+export const CONFIG_KEYS = [
+  'node-port',
+  'node-selector',
+  'listener',
+  'anti-affinity',
+  'address-type',
+  'advertised-hosts',
+] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
 /** Raw, unparsed values keyed by SPEC key, as found in one configuration source. */
@@ -28,6 +49,8 @@ export const DEFAULT_RAW_CONFIG: Required<RawConfig> = {
   'node-selector': '',
   listener: 'auto',
   'anti-affinity': 'required',
+  'address-type': 'InternalIP',
+  'advertised-hosts': '',
 };
 
 export class ConfigError extends Error {
@@ -56,6 +79,19 @@ function isLabelKey(key: string): boolean {
 
 function isLabelValue(value: string): boolean {
   return value === '' || LABEL_NAME.test(value);
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const IPV6 = /^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*$/;
+
+/**
+ * A host a client can resolve or dial: a DNS name or an IP address. Nothing else, because the host
+ * is written into shell scripts that run in the broker pods.
+ */
+function isAdvertisableHost(host: string): boolean {
+  if (host.length === 0 || host.length > 253) return false;
+  if (IPV4.test(host) || IPV6.test(host)) return true;
+  return DNS_SUBDOMAIN.test(host.toLowerCase()) && !/^[\d.]+$/.test(host);
 }
 
 const PARSERS: { [K in ConfigKey]: { accepted: string; parse: (raw: string) => unknown } } = {
@@ -99,6 +135,32 @@ const PARSERS: { [K in ConfigKey]: { accepted: string; parse: (raw: string) => u
       return ['required', 'preferred', 'none'].includes(trimmed) ? trimmed : undefined;
     },
   },
+  'address-type': {
+    accepted: `one of ${NODE_ADDRESS_TYPES.join(', ')}`,
+    parse: (raw) => {
+      const trimmed = raw.trim().toLowerCase();
+      return NODE_ADDRESS_TYPES.find((type) => type.toLowerCase() === trimmed);
+    },
+  },
+  'advertised-hosts': {
+    accepted:
+      'pairs "<broker ordinal>=<DNS name or IP address>[,…]", each ordinal once (empty for none), e.g. "0=kafka-0.example.com,1=kafka-1.example.com"',
+    parse: (raw) => {
+      const hosts = new Map<number, string>();
+      for (const pair of raw.split(',')) {
+        if (pair.trim() === '') continue;
+        const eq = pair.indexOf('=');
+        if (eq < 0) return undefined;
+        const ordinal = pair.slice(0, eq).trim();
+        const host = pair.slice(eq + 1).trim();
+        if (!/^\d{1,6}$/.test(ordinal) || hosts.has(Number(ordinal)) || !isAdvertisableHost(host)) {
+          return undefined;
+        }
+        hosts.set(Number(ordinal), host);
+      }
+      return new Map([...hosts].sort(([a], [b]) => a - b));
+    },
+  },
 };
 
 /** One place configuration comes from, highest priority first in `resolveConfig`. */
@@ -138,6 +200,8 @@ export function resolveConfig(sources: ConfigSource[]): InjectorConfig {
     nodeSelector: pick('node-selector') as Record<string, string>,
     listener: pick('listener') as string,
     antiAffinity: pick('anti-affinity') as AntiAffinityMode,
+    addressType: pick('address-type') as NodeAddressType,
+    advertisedHosts: pick('advertised-hosts') as ReadonlyMap<number, string>,
   };
 }
 

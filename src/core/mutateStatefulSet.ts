@@ -1,4 +1,5 @@
 /** SPEC §3 Kafka StatefulSet: expose one listener per broker, pin brokers, record the result. */
+import { ensureAdvertisedHost } from './advertisedHost.ts';
 import type { InjectorConfig } from './config.ts';
 import { NO_CONFIG_MAPS, type ConfigMaps } from './configMaps.ts';
 import type { PodSpec, StatefulSet } from './kubeTypes.ts';
@@ -71,13 +72,17 @@ export function mutateStatefulSet(
   const builder = new PatchBuilder(sts);
   const wired = found.wiring.apply({ sts, builder, config, container, index: found.index, configMaps });
   if (!wired.exposed) return outcome('unchanged', wired.reason, wired.message);
-
-  const changes = [...wired.changes, ...ensurePlacement(builder, sts, config)];
   const { exposure } = wired;
+  const host = ensureAdvertisedHost(builder, found.index, config, exposure.hostReader, exposure.listener);
+  if (!host.ok) return outcome('unchanged', 'unsupported-wiring', host.message);
+
+  const changes = [...wired.changes, ...host.changes, ...ensurePlacement(builder, sts, config)];
   ensureStatusAnnotation(builder, sts, {
     nodePort: config.nodePort,
     listener: exposure.listener,
     family: exposure.family,
+    addressType: config.addressType,
+    advertisedHosts: config.advertisedHosts,
     changes,
   });
   return exposedResult(

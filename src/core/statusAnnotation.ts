@@ -11,6 +11,8 @@ export interface StatusRecord {
   nodePort: number;
   listener: string;
   family?: string;
+  addressType: string;
+  advertisedHosts: ReadonlyMap<number, string>;
   changes: string[];
 }
 
@@ -21,6 +23,10 @@ export function statusValue(record: StatusRecord): string {
     nodePort: record.nodePort,
     listener: record.listener,
     ...(record.family ? { family: record.family } : {}),
+    addressType: record.addressType,
+    ...(record.advertisedHosts.size > 0
+      ? { advertisedHosts: Object.fromEntries([...record.advertisedHosts].map(([o, h]) => [String(o), h])) }
+      : {}),
     changes: [...record.changes].sort(),
   });
 }

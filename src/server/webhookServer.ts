@@ -21,6 +21,7 @@ import {
 import type { RotationPolicy } from './certificateRotation.ts';
 import type { KubeConfigLocation } from './kubeConfig.ts';
 import { kubeNamespaceSource } from './kubeNamespaceSource.ts';
+import { kubeNodeAddressPublisher } from './nodeAddressPublisher.ts';
 import { kubeClusterView } from './kubeRelease.ts';
 import type { Logger } from 'pino';
 import { createMetrics, createMetricsServer } from './metrics.ts';
@@ -67,6 +68,8 @@ export interface WebhookServerOptions {
   defaults: RawConfig;
   /** The webhook's own namespace, never mutated (SPEC §2). */
   ownNamespace?: string;
+  /** Keep the node-address ConfigMap in opted-in namespaces (needs `kubeConfig`; default on). */
+  publishNodeAddresses?: boolean;
   /**
    * Keep serving, not ready, this long before closing the listener: in a cluster the endpoints
    * controller needs a moment to take the pod out of the Service, and until then new connections
@@ -203,6 +206,15 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       : 'namespace annotations off: no --kubeconfig, no KUBECONFIG and not in a cluster',
   );
   cache?.start();
+  const protectedNamespaces = new Set<string>([
+    ...SYSTEM_NAMESPACES,
+    ...(options.ownNamespace ? [options.ownNamespace] : []),
+  ]);
+  const nodeAddresses =
+    options.kubeConfig && options.publishNodeAddresses !== false
+      ? await kubeNodeAddressPublisher(options.kubeConfig, log, protectedNamespaces)
+      : undefined;
+  if (nodeAddresses) log.info(`node addresses published as ${nodeAddresses.description}`);
   if (options.kubeConfig && !options.release) {
     log.info(
       "a client Service's release is read from its Helm release record (else the namespace's StatefulSets and Services) when it is admitted",
@@ -218,10 +230,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     admission: {
       defaults: options.defaults,
       namespaces,
-      protectedNamespaces: new Set<string>([
-        ...SYSTEM_NAMESPACES,
-        ...(options.ownNamespace ? [options.ownNamespace] : []),
-      ]),
+      protectedNamespaces,
       mutate: options.mutate ?? mutateObject,
       ...(options.release
         ? { release: options.release }
@@ -266,7 +275,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     url = urlOf('https', app.server.address() as AddressInfo);
   } catch (error) {
     // A port in use must end `serve`, not leave the other listener and the watch running.
-    await Promise.allSettled([app.close(), closeMetrics(), cache?.stop()]);
+    await Promise.allSettled([app.close(), closeMetrics(), cache?.stop(), nodeAddresses?.stop()]);
     tls.close();
     throw error;
   }
@@ -289,7 +298,13 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       await keepAlive.quiet(KEEP_ALIVE_QUIET_MS, options.shutdownTimeoutMs);
       const result = await drain(() => app.close(), sockets, options.shutdownTimeoutMs);
       tls.close();
-      await Promise.all([cache?.stop(), certificates?.stop(), audit.close(), closeMetrics()]);
+      await Promise.all([
+        cache?.stop(),
+        nodeAddresses?.stop(),
+        certificates?.stop(),
+        audit.close(),
+        closeMetrics(),
+      ]);
       log.info(
         `stopped after ${result.durationMs} ms: ${result.drained ? 'all requests answered' : `${result.cut} connections cut`}`,
       );

@@ -47,6 +47,8 @@ const IMAGE_STUBS: Record<string, string> = {
   '/entrypoint.sh': `${PRINT_CONFIG} "$KAFKA_CFG_ADVERTISED_LISTENERS" "$KAFKA_CFG_LISTENERS"`,
   // Confluent: listeners default to the advertised list with every host replaced by 0.0.0.0.
   '/etc/confluent/docker/run': `${PRINT_CONFIG} "$KAFKA_ADVERTISED_LISTENERS" "\${KAFKA_LISTENERS:-$(printf %s "$KAFKA_ADVERTISED_LISTENERS" | sed -E 's#//[^,]*:#//0.0.0.0:#g')}"`,
+  // apache/kafka's default command: KAFKA_FOO_BAR env becomes foo.bar.
+  '/etc/kafka/docker/run': `${PRINT_CONFIG} "$KAFKA_ADVERTISED_LISTENERS" "$KAFKA_LISTENERS"`,
   // Apache image: the script hands a properties file to kafka-server-start.sh.
   '/opt/kafka/bin/kafka-server-start.sh': `grep -E '^(advertised\\.)?listeners=' "$1"`,
   '/opt/kafka/bin/kafka-storage.sh': 'exit 0',

@@ -13,7 +13,25 @@ import { startBroker } from './containerStart.ts';
 
 export const NODE_PORT = 31980;
 export const MUTATE_OPTIONS = { defaults: { 'node-selector': 'runapp=kafka' }, namespaceAnnotations: {} };
-const options = MUTATE_OPTIONS;
+
+/**
+ * Which address each broker should advertise. By default its pod's hostIP; with other settings,
+ * the host the test expects on broker `ordinal`'s node, given the node-address ConfigMap the pods
+ * mount (written here by hand, in the documented format, not by the core).
+ */
+export interface Addressing {
+  settings: Record<string, string>;
+  extraObjects: unknown[];
+  nodeName(ordinal: number): string;
+  expectedHost(ordinal: number, hostIP: string): string;
+}
+
+export const HOST_IP_ADDRESSING: Addressing = {
+  settings: {},
+  extraObjects: [],
+  nodeName: (ordinal) => `node-${String(ordinal)}`,
+  expectedHost: (_ordinal, hostIP) => hostIP,
+};
 
 export interface ListenerEntry {
   name: string;
@@ -57,7 +75,9 @@ export function checkExposureEffect(
   text: string,
   objects: unknown[],
   expect: 'exposed' | 'already-exposed',
+  addressing: Addressing = HOST_IP_ADDRESSING,
 ): void {
+  const options = { ...MUTATE_OPTIONS, defaults: { ...MUTATE_OPTIONS.defaults, ...addressing.settings } };
   const documents = mutateManifests(text, options);
   const output = renderManifests(documents);
   const mutated = parseAllDocuments(output, { version: '1.1' }).map((d) => d.toJS() as unknown);
@@ -91,15 +111,17 @@ export function checkExposureEffect(
         namespace: 'kafka',
         hostIP: `198.51.100.${String(10 + ordinal)}`,
         podIP: `10.244.${String(ordinal)}.7`,
+        nodeName: addressing.nodeName(ordinal),
       };
       const before = startBroker(objects, original, ordinal, facts);
-      const started = startBroker(mutated, after, ordinal, facts);
+      const started = startBroker([...mutated, ...addressing.extraObjects], after, ordinal, facts);
       const advertised = listenerEntries(started.advertised);
-      const outside = advertised.filter((e) => e.address === `${facts.hostIP}:${String(NODE_PORT)}`);
+      const wanted = `${addressing.expectedHost(ordinal, facts.hostIP)}:${String(NODE_PORT)}`;
+      const outside = advertised.filter((e) => e.address === wanted);
       t.equal(
         outside.length,
         1,
-        `broker ${String(ordinal)} advertises ${facts.hostIP}:${String(NODE_PORT)} on exactly one listener: ${started.advertised}`,
+        `broker ${String(ordinal)} advertises ${wanted} on exactly one listener: ${started.advertised}`,
       );
       const name = outside[0]?.name ?? '';
       endpoints.add(outside[0]?.address ?? '');
@@ -144,7 +166,8 @@ export function checkExposureEffect(
 }
 
 /** A second `mutate` pass over the output changes nothing. */
-export function checkSecondPassIsEmpty(t: Test, text: string): void {
+export function checkSecondPassIsEmpty(t: Test, text: string, settings: Record<string, string> = {}): void {
+  const options = { ...MUTATE_OPTIONS, defaults: { ...MUTATE_OPTIONS.defaults, ...settings } };
   const once = renderManifests(mutateManifests(text, options));
   const twice = mutateManifests(once, options);
   t.same(

@@ -13,6 +13,8 @@ export interface PodFacts {
   namespace: string;
   hostIP: string;
   podIP: string;
+  /** The node the pod runs on (`spec.nodeName`). */
+  nodeName?: string;
 }
 
 export function expandReferences(text: string, env: Map<string, string>): string {
@@ -44,6 +46,7 @@ const FIELDS: Record<string, (pod: PodFacts) => string> = {
   'metadata.namespace': (p) => p.namespace,
   'status.hostIP': (p) => p.hostIP,
   'status.podIP': (p) => p.podIP,
+  'spec.nodeName': (p) => p.nodeName ?? 'node-of-' + p.name,
 };
 
 /** The container's environment as the process sees it; Secret values become placeholders. */

@@ -14,12 +14,21 @@ t.test(
       },
       { name: 'flag', values: { 'node-port': '31003', listener: 'client', 'anti-affinity': 'preferred' } },
     ]);
-    t.same(config, { nodePort: 31001, nodeSelector: {}, listener: 'OUTSIDE', antiAffinity: 'preferred' });
+    t.same(config, {
+      nodePort: 31001,
+      nodeSelector: {},
+      listener: 'OUTSIDE',
+      antiAffinity: 'preferred',
+      addressType: 'InternalIP',
+      advertisedHosts: new Map(),
+    });
     t.same(resolveConfig([]), {
       nodePort: 31980,
       nodeSelector: {},
       listener: 'auto',
       antiAffinity: 'required',
+      addressType: 'InternalIP',
+      advertisedHosts: new Map(),
     });
     t.end();
   },
@@ -43,6 +52,16 @@ t.test(
       ['node-selector', 'bad key=x', /label pairs/],
       ['listener', 'CLI-ENT', /"auto" or a Kafka listener name/],
       ['anti-affinity', 'sometimes', /"required", "preferred" or "none"/],
+      ['address-type', 'PublicIP', /one of ExternalDNS, ExternalIP, Hostname, InternalDNS, InternalIP/],
+      ['address-type', '', /one of ExternalDNS/],
+      ['advertised-hosts', 'kafka-0.example.com', /pairs "<broker ordinal>=<DNS name or IP address>/],
+      ['advertised-hosts', '0=a.example.com,0=b.example.com', /each ordinal once/],
+      ['advertised-hosts', '-1=a.example.com', /broker ordinal/],
+      ['advertised-hosts', '0=', /DNS name or IP address/],
+      ['advertised-hosts', '0=$(reboot)', /DNS name or IP address/],
+      ['advertised-hosts', "0=a.example.com';rm -rf /", /DNS name or IP address/],
+      ['advertised-hosts', '0=under_score.example.com', /DNS name or IP address/],
+      ['advertised-hosts', '0=999.1.1.1', /DNS name or IP address/],
     ];
     for (const [key, value, accepted] of cases) {
       const error = t.throws(() =>
@@ -58,3 +77,25 @@ t.test(
     t.end();
   },
 );
+
+t.test('address-type is case-insensitive; advertised-hosts keeps hosts by ordinal, in order', (t) => {
+  const config = resolveConfig([
+    {
+      name: 'flag',
+      values: {
+        'address-type': 'externalip',
+        'advertised-hosts': ' 2=198.51.100.7, 0=Kafka-0.Example.com,1=fd00::1 ',
+      },
+    },
+  ]);
+  t.equal(config.addressType, 'ExternalIP');
+  t.same(
+    [...config.advertisedHosts],
+    [
+      [0, 'Kafka-0.Example.com'],
+      [1, 'fd00::1'],
+      [2, '198.51.100.7'],
+    ],
+  );
+  t.end();
+});

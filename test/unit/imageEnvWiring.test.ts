@@ -10,6 +10,7 @@ import { mutateManifests } from '../../src/cli/manifests.ts';
 import type { EnvVar, Service, StatefulSet } from '../../src/core/kubeTypes.ts';
 import { checkExposureEffect, checkSecondPassIsEmpty, MUTATE_OPTIONS } from '../support/exposureEffect.ts';
 import { podStatefulSet } from '../support/fixtures.ts';
+import { ADDRESSING_CASES } from '../support/nodeAddressing.ts';
 
 const labels = { 'app.kubernetes.io/name': 'kafka', 'app.kubernetes.io/instance': 'kafka' };
 
@@ -85,6 +86,11 @@ t.test('a CLIENT listener is advertised on the node and keeps its bind port', (t
   ]);
   checkExposureEffect(t, text, objects, 'exposed');
   checkSecondPassIsEmpty(t, text);
+  // The image's default command runs under the advertised-host prelude.
+  for (const [, addressing] of ADDRESSING_CASES) {
+    checkExposureEffect(t, text, objects, 'exposed', addressing);
+    checkSecondPassIsEmpty(t, text, addressing.settings);
+  }
   t.end();
 });
 

@@ -3,6 +3,8 @@
  * container's shell script sets `KAFKA_ADVERTISED_LISTENERS=` (Confluent images) or writes
  * `advertised.listeners=` into a properties file (Apache image). The listener list is rewritten in
  * the script text; the kubelet expands `$(MY_HOST_IP)` in command and args before the shell runs.
+ * When the advertised host is resolved at start instead, the text refers to the shell's
+ * `${MY_HOST_IP}`, which the advertised-host prelude sets before the script runs.
  */
 import {
   appendListener,
@@ -12,7 +14,8 @@ import {
   rewriteListener,
   type Listener,
 } from '../advertisedListeners.ts';
-import { ensureHostIpEnv, HOST_IP_REFERENCE } from '../downwardEnv.ts';
+import { hostPreludeLength, resolvesHostAtStart } from '../advertisedHost.ts';
+import { ensureHostIpEnv, HOST_IP_ENV, HOST_IP_REFERENCE } from '../downwardEnv.ts';
 import type { Container, PodSpec } from '../kubeTypes.ts';
 import { pointer } from '../patchBuilder.ts';
 import { commandText, envValue } from '../recognizeKafka.ts';
@@ -51,8 +54,9 @@ function scanList(text: string, from: number): number {
 function findScriptLists(container: Container): ScriptList[] {
   const lists: ScriptList[] = [];
   for (const field of ['command', 'args'] as const) {
+    const skip = field === 'command' ? hostPreludeLength(container.command) : 0;
     (container[field] ?? []).forEach((text, element) => {
-      if (typeof text !== 'string') return;
+      if (typeof text !== 'string' || element < skip) return;
       for (const match of text.matchAll(ASSIGNMENT)) {
         const start = match.index + match[0].length;
         const end = scanList(text, start);
@@ -111,7 +115,8 @@ export const commandWiring: Wiring = {
     if (containerPort === undefined)
       return unsupported(`cannot tell which container port listener ${name} binds`);
 
-    const address = formatAddress(HOST_IP_REFERENCE, config.nodePort);
+    const host = resolvesHostAtStart(config) ? `\${${HOST_IP_ENV}}` : HOST_IP_REFERENCE;
+    const address = formatAddress(host, config.nodePort);
     const containerPath = [...TEMPLATE_SPEC, 'containers', index];
     // Rewrite every occurrence (a script may set the list in several branches), last first so
     // earlier offsets stay valid.
@@ -139,7 +144,13 @@ export const commandWiring: Wiring = {
 
     return {
       exposed: true,
-      exposure: { family: 'command', listener: name, containerPort, advertised: `${name}://${address}` },
+      exposure: {
+        family: 'command',
+        listener: name,
+        containerPort,
+        advertised: `${name}://${address}`,
+        hostReader: { container: 'broker' },
+      },
       // Changes name the state we guarantee, not the edits of this pass, so the status annotation
       // is the same bytes when an already-mutated object is admitted again.
       changes: [

@@ -3,6 +3,7 @@
  * (script-export, start-script render) replace the container command with `<shell> -c <ours>`,
  * followed by the chart's command, kept for the record and for a later admission to find.
  */
+import { peelHostPrelude } from '../advertisedHost.ts';
 import { ensureHostIpEnv } from '../downwardEnv.ts';
 import type { Container } from '../kubeTypes.ts';
 import { pointer } from '../patchBuilder.ts';
@@ -11,7 +12,7 @@ import { TEMPLATE_SPEC, unsupported, type Exposure, type WiringInput, type Wirin
 
 /** The chart's command as it wrote it, whether or not `shell` already wraps it. */
 export function originalCommand(container: Container, shell: string): string[] {
-  const command = container.command ?? [];
+  const command = peelHostPrelude(container.command);
   const wrapped = command[0] === shell && command[1] === '-c' && command[2]?.startsWith(INJECTED_MARKER);
   return wrapped ? command.slice(3) : command;
 }
@@ -21,19 +22,24 @@ export function wrapCommand(
   { builder, config, container, index }: WiringInput,
   shell: string,
   script: string,
-  exposure: Omit<Exposure, 'advertised'>,
+  exposure: Omit<Exposure, 'advertised' | 'hostReader'>,
   change: string,
 ): WiringOutcome {
   const desired = [shell, '-c', script, ...originalCommand(container, shell)];
   const containerPath = [...TEMPLATE_SPEC, 'containers', index];
-  if (JSON.stringify(desired) !== JSON.stringify(container.command)) {
+  // Under the advertised-host prelude, when there is one: that step wraps what we leave here.
+  if (JSON.stringify(desired) !== JSON.stringify(peelHostPrelude(container.command))) {
     builder.replace(pointer(...containerPath, 'command'), desired);
   }
   const env = ensureHostIpEnv(builder, containerPath, container);
   if (!env.ok) return unsupported(env.message);
   return {
     exposed: true,
-    exposure: { ...exposure, advertised: `${exposure.listener}://$(MY_HOST_IP):${String(config.nodePort)}` },
+    exposure: {
+      ...exposure,
+      advertised: `${exposure.listener}://$(MY_HOST_IP):${String(config.nodePort)}`,
+      hostReader: { container: 'broker' },
+    },
     changes: [change, 'env MY_HOST_IP'],
   };
 }

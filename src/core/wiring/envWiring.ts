@@ -75,6 +75,7 @@ export const envWiring: Wiring = {
         listener: listener.name,
         containerPort,
         advertised: `${listener.name}://${address}`,
+        hostReader: { container: 'broker', expandedEnv: ADVERTISED_ENV },
       },
       changes: [`env ${ADVERTISED_ENV}: ${listener.name}`, 'env MY_HOST_IP'],
     };

@@ -116,7 +116,13 @@ export const imageEnvWiring: Wiring = {
     const added = name === ADDED_LISTENER && containerPort === config.nodePort;
     return {
       exposed: true,
-      exposure: { family: 'image-env', listener: name, containerPort, advertised: `${name}://${address}` },
+      exposure: {
+        family: 'image-env',
+        listener: name,
+        containerPort,
+        advertised: `${name}://${address}`,
+        hostReader: { container: 'broker', expandedEnv: IMAGE_ADVERTISED_ENV },
+      },
       changes: [
         `env ${IMAGE_ADVERTISED_ENV}: ${name}`,
         ...(added ? [`env ${LISTENERS_ENV}: ${name}`, `env ${PROTOCOL_MAP_ENV}: ${name}`] : []),

@@ -5,6 +5,8 @@
  * at init time, so we append one init container — running last, after the chart's own, so no
  * later step re-adds the placeholder — that edits `advertised.listeners` in that file.
  */
+import { withAdvertisedHost, type HostReader } from '../advertisedHost.ts';
+import type { InjectorConfig } from '../config.ts';
 import { holdsDesired } from '../desiredState.ts';
 import { HOST_IP_ENV, hostIpEnvVar } from '../downwardEnv.ts';
 import type { Container, PodSpec, StatefulSet, VolumeMount } from '../kubeTypes.ts';
@@ -14,6 +16,7 @@ import { HOST_FROM_NODE_IP, INJECTED_MARKER } from './shellSnippets.ts';
 import { TEMPLATE_SPEC, unsupported, type Wiring, type WiringInput, type WiringOutcome } from './wiring.ts';
 
 export const INIT_CONTAINER_NAME = 'kafka-nodeport-injector';
+const INIT_HOST_READER: HostReader = { container: 'injected-init' };
 const CONFIG_MOUNT = '/kafka-nodeport-injector/config';
 
 /**
@@ -62,12 +65,19 @@ function listenerPort(broker: Container, listener: string): { name: string; port
     : { name: port.name.replace(/^kafka-/, '').toUpperCase(), port: port.containerPort };
 }
 
-/** Our init container, as `desired`, last in the pod (after the chart's own init steps). */
+/**
+ * Our init container, as `edit`, last in the pod (after the chart's own init steps), preceded by
+ * the advertised-host prelude when the host is not `status.hostIP`.
+ */
 export function ensureLastInitContainer(
   builder: PatchBuilder<StatefulSet>,
   spec: PodSpec,
-  desired: Container,
+  edit: Container,
+  config: InjectorConfig,
 ): void {
+  const withHost = withAdvertisedHost(edit, config, INIT_HOST_READER, '');
+  // Our own container always has a command, so the prelude always applies.
+  const desired = withHost.ok ? withHost.container : edit;
   const inits = spec.initContainers ?? [];
   const existing = inits.findIndex((c) => c.name === INIT_CONTAINER_NAME);
   const initPath = [...TEMPLATE_SPEC, 'initContainers'];
@@ -125,7 +135,7 @@ export const initFileWiring: Wiring = {
       ...(chartInit?.resources ? { resources: chartInit.resources } : {}),
     };
 
-    ensureLastInitContainer(builder, spec, desired);
+    ensureLastInitContainer(builder, spec, desired, config);
 
     return {
       exposed: true,
@@ -134,6 +144,7 @@ export const initFileWiring: Wiring = {
         listener: bound.name,
         containerPort,
         advertised: `${bound.name}://$(${HOST_IP_ENV}):${String(config.nodePort)}`,
+        hostReader: INIT_HOST_READER,
       },
       changes: [`initContainer ${INIT_CONTAINER_NAME}: listener on port ${String(containerPort)}`],
     };

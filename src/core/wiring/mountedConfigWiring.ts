@@ -141,7 +141,7 @@ export const mountedConfigWiring: Wiring = {
       // The broker already satisfies the namespace's pod security level.
       ...(broker.securityContext ? { securityContext: broker.securityContext } : {}),
     };
-    ensureLastInitContainer(builder, spec, desired);
+    ensureLastInitContainer(builder, spec, desired, config);
     if (!(spec.volumes ?? []).some((v) => v.name === COPY_VOLUME)) {
       builder.add(pointer(...TEMPLATE_SPEC, 'volumes', '-'), { name: COPY_VOLUME, emptyDir: {} });
     }
@@ -158,6 +158,7 @@ export const mountedConfigWiring: Wiring = {
         listener: listener.name,
         containerPort,
         advertised: `${listener.name}://$(${HOST_IP_ENV}):${String(config.nodePort)}`,
+        hostReader: { container: 'injected-init' },
       },
       changes: [`initContainer ${INIT_CONTAINER_NAME}: edited copy of ${where}`, `volume ${COPY_VOLUME}`],
     };

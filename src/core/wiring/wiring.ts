@@ -4,6 +4,7 @@
  * `$(MY_HOST_IP):<node-port>`. All of them must be idempotent: applied to their own output they
  * record no operation.
  */
+import type { HostReader } from '../advertisedHost.ts';
 import type { InjectorConfig } from '../config.ts';
 import type { ConfigMaps } from '../configMaps.ts';
 import type { Container, PodSpec, StatefulSet } from '../kubeTypes.ts';
@@ -27,6 +28,8 @@ export interface Exposure {
   containerPort: number;
   /** Advertised entry as written into the object, e.g. `CLIENT://$(MY_HOST_IP):31980`. */
   advertised: string;
+  /** Which container reads the advertised host at start (for address types other than hostIP). */
+  hostReader: HostReader;
 }
 
 export type WiringOutcome =
