@@ -4,7 +4,9 @@ import { Command, Option } from 'commander';
 import { isRecord, stringOr } from '../core/kubeTypes.ts';
 import { isUnexposedKafka } from '../core/result.ts';
 import { VERSION } from '../version.ts';
+import { formatLiveExplanation } from '../core/liveExplanation.ts';
 import { explain, formatExplanations } from './explain.ts';
+import { explainNamespace } from './explainLive.ts';
 import { mutateManifests, renderManifests } from './manifests.ts';
 import {
   addConfigOptions,
@@ -19,6 +21,14 @@ import { registerServeCommand } from './serve.ts';
 
 interface InputFlags extends ConfigFlags {
   file?: string;
+}
+
+interface ExplainFlags extends InputFlags {
+  hostIp?: string[];
+  output: string;
+  kubeconfig?: string;
+  namespace?: string;
+  webhookNamespace: string;
 }
 
 async function loadDocuments(flags: InputFlags): Promise<ReturnType<typeof mutateManifests>> {
@@ -103,11 +113,35 @@ export function buildProgram(): Command {
         .description('show, per object, the decision, the patch and the listener each broker will advertise')
         .addOption(fileOption)
         .option('--host-ip <ip...>', 'node IP of broker 0, 1, … (comma-separated or repeated)')
+        .option(
+          '--kubeconfig <file>',
+          'explain what a live cluster holds instead of a file: per broker pod its node, the address it advertises and the bootstrap list',
+        )
+        .option('-n, --namespace <ns>', "with --kubeconfig: the namespace (default: the context's)")
+        .option(
+          '--webhook-namespace <ns>',
+          "with --kubeconfig: the webhook's own namespace (never mutated)",
+          'kafka-nodeport-injector',
+        )
         .addOption(
           new Option('-o, --output <format>', 'text or json').choices(['text', 'json']).default('text'),
         ),
     ),
-  ).action(async (flags: InputFlags & { hostIp?: string[]; output: string }) => {
+  ).action(async (flags: ExplainFlags) => {
+    if (flags.kubeconfig !== undefined) {
+      if (flags.file !== undefined && flags.file !== '-')
+        throw new Error('--kubeconfig and -f exclude each other');
+      const live = await explainNamespace(
+        { kind: 'file', path: flags.kubeconfig },
+        flags.namespace,
+        rawConfigFromFlags(flags),
+        flags.webhookNamespace,
+      );
+      process.stdout.write(
+        flags.output === 'json' ? `${JSON.stringify(live, null, 2)}\n` : `${formatLiveExplanation(live)}\n`,
+      );
+      return;
+    }
     const documents = await loadDocuments(flags);
     const hostIPs = (flags.hostIp ?? []).flatMap((v) => v.split(',')).filter((v) => v !== '');
     const explanations = explain(documents, hostIPs);

@@ -171,6 +171,8 @@ export interface ExposureExpectation {
   nodePort: number;
   nodeSelector: Record<string, string>;
   release: string;
+  /** The host a broker pod must advertise (default: its hostIP, the node's InternalIP). */
+  advertisedHost?: (pod: BrokerPod) => string;
 }
 
 export interface Exposure {
@@ -258,7 +260,7 @@ export async function assertExposed(
     );
     assertDownwardEnv(pod.name, pod.spec);
 
-    const facts = { namespace: ns, hostIP: pod.hostIP, podIP: pod.podIP };
+    const facts = { namespace: ns, hostIP: pod.hostIP, podIP: pod.podIP, nodeName: pod.nodeName };
     const asSts = (spec: PodSpec): StatefulSet => ({
       kind: 'StatefulSet',
       metadata: { name: pod.sts, namespace: ns },
@@ -271,7 +273,7 @@ export async function assertExposed(
     const before = startBroker(rendered, renderedSts, pod.ordinal, facts);
 
     const advertised = listenerEntries(started.advertised);
-    const want = `${pod.hostIP}:${expect.nodePort}`;
+    const want = `${expect.advertisedHost?.(pod) ?? pod.hostIP}:${expect.nodePort}`;
     const outside = advertised.filter((e) => e.address === want);
     assert.equal(
       outside.length,

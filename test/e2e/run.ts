@@ -36,6 +36,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
+import { isDeepStrictEqual } from 'node:util';
+import { ANNOTATION_PREFIX } from '../../src/core/config.ts';
+import { NODE_ADDRESS_MAP } from '../../src/core/nodeAddresses.ts';
 import {
   assertExposed,
   assertPlacement,
@@ -91,11 +94,16 @@ import {
 } from './webhookCluster.ts';
 
 const NODES: FakeNode[] = [
-  { name: 'kafka-a', internalIP: '203.0.113.11', labels: { runapp: 'kafka' } },
-  { name: 'kafka-b', internalIP: '203.0.113.12', labels: { runapp: 'kafka' } },
+  // ExternalIPs for the address-type steps; kafka-c has none (it falls back to its Hostname).
+  { name: 'kafka-a', internalIP: '203.0.113.11', externalIP: '198.51.100.11', labels: { runapp: 'kafka' } },
+  { name: 'kafka-b', internalIP: '203.0.113.12', externalIP: '198.51.100.12', labels: { runapp: 'kafka' } },
   { name: 'kafka-c', internalIP: '203.0.113.13', labels: { runapp: 'kafka' } },
   { name: 'plain-d', internalIP: '203.0.113.14' },
 ];
+const EXTERNAL_IPS: Record<string, string> = Object.fromEntries(
+  NODES.flatMap((n) => (n.externalIP ? [[n.name, n.externalIP]] : [])),
+);
+const NOT_RELEASE_CONFIGMAPS = ['kube-root-ca.crt', 'kafka-nodeport-injector-node-addresses'];
 const LABELLED = NODES.filter((n) => n.labels?.['runapp'] === 'kafka');
 const WEBHOOK_NAME = 'inject.kafka-nodeport-injector.io';
 const NODE_PORT_ANNOTATION = 'kafka-nodeport-injector/node-port';
@@ -350,7 +358,8 @@ async function assertUninstalled(cluster: Cluster, ns: string): Promise<void> {
       ['policy/v1', 'PodDisruptionBudget'],
     ] as const) {
       for (const o of await listObjects(cluster, apiVersion, kind, ns)) {
-        if (kind === 'ConfigMap' && o.metadata?.name === 'kube-root-ca.crt') continue;
+        // Not the release's: the API server's CA bundle, and the webhook's node-address map.
+        if (kind === 'ConfigMap' && NOT_RELEASE_CONFIGMAPS.includes(o.metadata?.name ?? '')) continue;
         left.push(`${kind} ${o.metadata?.name ?? ''}`);
       }
     }
@@ -1142,6 +1151,160 @@ async function nodePortSteps(cluster: Cluster, webhook: WebhookProcess): Promise
 }
 
 /** test/e2e/self-managed-certs.ts (another suite, its own cluster): its counts join ours. */
+/** The node-address ConfigMap in `ns`, once it holds `want` (the webhook writes it asynchronously). */
+async function nodeAddressMap(
+  cluster: Cluster,
+  ns: string,
+  want: (data: Record<string, string>) => boolean,
+  timeoutMs = 20_000,
+): Promise<Record<string, string>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: Record<string, string> | undefined;
+  for (;;) {
+    const cm = await getObject<KubeObj & { data?: Record<string, string> }>(
+      cluster,
+      'v1',
+      'ConfigMap',
+      ns,
+      NODE_ADDRESS_MAP,
+    );
+    last = cm?.data ?? (cm ? {} : undefined);
+    if (last && want(last)) return last;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `ConfigMap ${ns}/${NODE_ADDRESS_MAP} not as expected in ${timeoutMs} ms: ${JSON.stringify(last)}`,
+      );
+    }
+    await sleep(100);
+  }
+}
+
+/** The documented entry of a node: its `status.addresses`, one `Type=address` line each, in order. */
+async function expectedNodeEntries(cluster: Cluster): Promise<Record<string, string>> {
+  const r = await cluster.api('GET', '/api/v1/nodes');
+  const nodes = ((r.json as { items?: unknown[] }).items ?? []) as (KubeObj & {
+    status?: { addresses?: { type: string; address: string }[] };
+  })[];
+  return Object.fromEntries(
+    nodes
+      .map((n) => [
+        n.metadata?.name ?? '',
+        (n.status?.addresses ?? []).map((a) => `${a.type}=${a.address}\n`).join(''),
+      ])
+      .sort(([a = ''], [b = '']) => (a < b ? -1 : 1)),
+  );
+}
+
+/**
+ * SPEC §2 address-type / advertised-hosts on a real control plane: the webhook keeps the
+ * node-address ConfigMap in opted-in namespaces (content from the Nodes, updated when a node comes
+ * and goes), and brokers installed with Helm advertise their node's ExternalIP (kafka-c has none:
+ * its Hostname) or their override, judged by running their stored spec against the stored map.
+ */
+async function addressTypeSteps(cluster: Cluster, webhook: WebhookProcess): Promise<void> {
+  const external = { ...EXTERNAL_IPS };
+  const cases: {
+    chart: ChartCase | undefined;
+    annotations: Record<string, string>;
+    host: (pod: BrokerPod) => string;
+  }[] = [
+    {
+      chart: VARIANTS.find((c) => c.dir === 'bitnami-kafka-12.9.5' && c.variant === 'seed-outside'),
+      annotations: { [`${ANNOTATION_PREFIX}address-type`]: 'ExternalIP' },
+      host: (pod) => external[pod.nodeName] ?? pod.nodeName,
+    },
+    {
+      chart: CHARTS.find((c) => c.dir === 'bitnami-kafka-32.4.4' && c.variant === undefined),
+      annotations: {
+        [`${ANNOTATION_PREFIX}address-type`]: 'ExternalIP',
+        [`${ANNOTATION_PREFIX}advertised-hosts`]: '1=kafka-1.example.com',
+      },
+      host: (pod) => (pod.ordinal === 1 ? 'kafka-1.example.com' : (external[pod.nodeName] ?? pod.nodeName)),
+    },
+  ];
+  for (const { chart, annotations, host } of cases) {
+    if (!chart) throw new Error('address-type chart case missing');
+    const name = `${caseName(chart)} with ${Object.entries(annotations)
+      .map(([k, v]) => `${k.slice(ANNOTATION_PREFIX.length)}=${v}`)
+      .join(', ')}`;
+    const ns = `addr-${slug(chart.dir)}`;
+    const nsAnnotations = { [NODE_SELECTOR_ANNOTATION]: 'runapp=kafka', ...annotations };
+    await check(
+      `${name}: the node-address map is in the namespace; after helm install every broker advertises its node's ExternalIP (else Hostname) or its override; stored = mutate`,
+      async () => {
+        await createNamespace(cluster, ns, INJECT_LABEL, nsAnnotations);
+        const entries = await expectedNodeEntries(cluster);
+        await nodeAddressMap(cluster, ns, (data) => isDeepStrictEqual(data, entries));
+        const from = webhook.audit.length;
+        helmOk((await installChart(cluster, chart, ns)).result, 'helm install');
+        const pods = await waitForBrokerPods(cluster, ns, chart.brokers);
+        assertPlacement(pods, LABELLED);
+        const { objects, text } = await releaseManifest(cluster, ns);
+        const exposure = await assertExposed(cluster, ns, pods, objects, chart.clientService, {
+          ...EXPECT,
+          advertisedHost: host,
+        });
+        for (const line of exposure.endpoints) say(`  ${line}`);
+        // The live explain says the same, from the stored objects and the map.
+        const explainRun = await run(
+          process.execPath,
+          [CLI, 'explain', '--kubeconfig', cluster.kubeconfigPath, '-n', ns, '-o', 'json'],
+          { cwd: REPO_ROOT },
+        );
+        if (explainRun.code !== 0) throw new Error(`explain exited ${explainRun.code}: ${explainRun.stderr}`);
+        const live = JSON.parse(explainRun.stdout) as {
+          called: boolean;
+          objects: { kind: string; brokers?: { pod: string; advertised?: string }[]; bootstrap?: string[] }[];
+        };
+        assert.equal(live.called, true, 'explain: the namespace opted in');
+        const explained = live.objects.flatMap((o) => o.brokers ?? []);
+        for (const pod of pods) {
+          const advertised = explained.find((b) => b.pod === pod.name)?.advertised ?? '';
+          assert.ok(
+            advertised.endsWith(`://${host(pod)}:${String(DEFAULT_NODE_PORT)}`),
+            `explain: ${pod.name} advertises ${host(pod)}:${String(DEFAULT_NODE_PORT)} (said ${advertised})`,
+          );
+        }
+        for (const b of chart.brokers) {
+          const sts = await getStatefulSet(cluster, ns, b.name);
+          const status = JSON.parse(sts.metadata?.annotations?.[STATUS_ANNOTATION] ?? '{}') as {
+            addressType?: string;
+          };
+          assert.equal(
+            status.addressType,
+            'ExternalIP',
+            `${b.name}: the status annotation records the address type`,
+          );
+        }
+        assertNoErrorOrDenial(webhook.since(from), ns);
+        await assertStoredAsMutate(cluster, ns, text, nsAnnotations);
+      },
+    );
+    await uninstall(cluster, ns).catch(() => undefined);
+  }
+
+  const ns = `addr-${slug(cases[0]?.chart?.dir ?? 'x')}`;
+  await check(
+    'a node that joins is in every opted-in map within seconds; a node that leaves is dropped',
+    async () => {
+      await cluster.addNodes([{ name: 'kafka-e', internalIP: '203.0.113.15', externalIP: '198.51.100.15' }]);
+      const joined = await nodeAddressMap(cluster, ns, (data) => data['kafka-e'] !== undefined);
+      assert.equal(
+        joined['kafka-e'],
+        'InternalIP=203.0.113.15\nExternalIP=198.51.100.15\nHostname=kafka-e\n',
+      );
+      await cluster.kubectlOk(['delete', 'node', 'kafka-e', '--wait=true']);
+      await nodeAddressMap(cluster, ns, (data) => data['kafka-e'] === undefined);
+      const plain = 'addr-not-opted-in';
+      await createNamespace(cluster, plain, {}, {});
+      const stray = await getObject(cluster, 'v1', 'ConfigMap', plain, NODE_ADDRESS_MAP);
+      assert.equal(stray, undefined, 'a namespace that did not opt in gets no map');
+      void deleteNamespace(cluster, plain);
+    },
+  );
+  for (const c of cases) void deleteNamespace(cluster, `addr-${slug(c.chart?.dir ?? 'x')}`);
+}
+
 async function selfManagedCertsStep(binDir: string): Promise<void> {
   const script = path.join(REPO_ROOT, 'test/e2e/self-managed-certs.ts');
   if (!existsSync(script)) {
@@ -1236,6 +1399,7 @@ async function main(): Promise<void> {
     await valueVariantSteps(cluster, wh, only);
     await dryRunStep(cluster, wh);
     await nodePortSteps(cluster, wh);
+    await addressTypeSteps(cluster, wh);
     await webhookDownStep(cluster, wh);
 
     await check('the webhook wrote nothing but audit lines on stdout', () => {

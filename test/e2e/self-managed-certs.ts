@@ -684,6 +684,35 @@ async function checkInstalledWithRbac(cluster: Cluster, dir: string, rendered: R
       served.every((f) => f === fingerprint(secret.cert)),
     );
 
+    // As the ServiceAccount, with the shipped RBAC: the node-address map in the opted-in namespace.
+    const nodeNames = (
+      ((await cluster.api('GET', '/api/v1/nodes')).json as { items?: { metadata?: { name?: string } }[] })
+        .items ?? []
+    ).map((n) => n.metadata?.name ?? '');
+    const mapKeys = await waitFor(
+      'node-address ConfigMap',
+      async () => {
+        const r = await cluster.api(
+          'GET',
+          `/api/v1/namespaces/${KAFKA_NS}/configmaps/kafka-nodeport-injector-node-addresses`,
+        );
+        const data = (r.json as { data?: Record<string, string> } | undefined)?.data;
+        return r.status === 200 && data && Object.keys(data).length === nodeNames.length
+          ? Object.keys(data)
+          : undefined;
+      },
+      15_000,
+    ).catch(() => [] as string[]);
+    check(
+      'the replicas, as the ServiceAccount with the shipped RBAC, keep the node-address ConfigMap in the opted-in namespace (one entry per node)',
+      nodeNames.length > 0 && [...mapKeys].sort().join(',') === [...nodeNames].sort().join(','),
+      `nodes ${nodeNames.join(',')}; map ${mapKeys.join(',')}; replica log: ${(await pair[0].log())
+        .split('\n')
+        .filter((l) => l.includes('node'))
+        .slice(-3)
+        .join(' | ')}`,
+    );
+
     // The Kafka StatefulSet of bitnami-kafka-12.9.5, read from the shared corpus at run time.
     const rendered12 = // YAML 1.1, as the API server's reader: `defaultMode: 0755` is octal.
       parseAllDocuments(await readFile(KAFKA_RENDERED, 'utf8'), { version: '1.1' })
