@@ -19,7 +19,9 @@ import {
   type StatefulSet,
 } from './chart.ts';
 import { fourLetter, sleep, waitForLog, type Lab, type LabHost, type LabProcess } from './lab.ts';
-import { containerRuntime } from './podEnv.ts';
+import { containerRuntime, type ContainerRuntime } from './podEnv.ts';
+import { HOST_PRELUDE_MARKER } from '../../src/core/advertisedHost.ts';
+import { NODE_ADDRESS_MAP, NODE_ADDRESS_MOUNT } from '../../src/core/nodeAddresses.ts';
 import { schedule } from './scheduler.ts';
 
 export const NAMESPACE = 'kafka'; // the namespace the renders were made for (helm template --namespace kafka)
@@ -175,6 +177,35 @@ export interface PrepareOptions {
 }
 
 /** Schedule the Kafka StatefulSet's pods onto the lab's nodes and compute every broker's config. */
+/**
+ * The advertised-host prelude (address-type other than InternalIP) runs for real, in `sh`, with
+ * the stored node-address ConfigMap as its mount; it ends in `exec "$0" "$@"`, here `env -0`, so
+ * what it exports is the environment the broker's own command then starts with.
+ */
+function throughHostPrelude(objects: K8sObject[], dir: string, rt: ContainerRuntime): ContainerRuntime {
+  const [shell, flag, script] = rt.command;
+  if (shell !== '/bin/sh' || flag !== '-c' || !script?.startsWith(HOST_PRELUDE_MARKER)) return rt;
+  const map = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === NODE_ADDRESS_MAP) as
+    (K8sObject & { data?: Record<string, string> }) | undefined;
+  const mount = join(dir, 'node-addresses');
+  mkdirSync(mount, { recursive: true });
+  for (const [node, entry] of Object.entries(map?.data ?? {})) writeFileSync(join(mount, node), entry);
+  const out = execFileSync('sh', ['-c', script.replaceAll(NODE_ADDRESS_MOUNT, mount), 'env', '-0'], {
+    env: { ...Object.fromEntries(rt.env), PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exported = new Map(
+    out
+      .split('\0')
+      .filter((kv) => kv.includes('='))
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as const),
+  );
+  // Only what the container had: the shell adds PWD, SHLVL and the like.
+  const env = new Map([...rt.env].map(([k, v]) => [k, exported.get(k) ?? v]));
+  return { ...rt, env, command: rt.command.slice(3) };
+}
+
 export function prepareBrokers(
   lab: Lab,
   s: Settings,
@@ -195,19 +226,23 @@ export function prepareBrokers(
   for (const [ordinal, p] of placements.entries()) {
     const host = nodes.find((n) => n.name === p.node);
     if (!host) throw new Error(`pod ${p.pod} is Pending: ${p.reason ?? 'unschedulable'}`);
-    const rt = containerRuntime(container, {
-      name: p.pod,
-      namespace: NAMESPACE,
-      nodeName: host.name,
-      hostIP: host.ip,
-      podIP: host.ip, // one pod per node namespace: the pod shares the node's address
-      serviceAccountName: 'my-kafka',
-      // The StatefulSet controller labels each pod with its ordinal (Kubernetes 1.28+).
-      labels: { ...podLabels, 'apps.kubernetes.io/pod-index': String(ordinal) },
-    });
+    const dir = join(s.workDir, p.pod);
+    const rt = throughHostPrelude(
+      objects,
+      dir,
+      containerRuntime(container, {
+        name: p.pod,
+        namespace: NAMESPACE,
+        nodeName: host.name,
+        hostIP: host.ip,
+        podIP: host.ip, // one pod per node namespace: the pod shares the node's address
+        serviceAccountName: 'my-kafka',
+        // The StatefulSet controller labels each pod with its ordinal (Kubernetes 1.28+).
+        labels: { ...podLabels, 'apps.kubernetes.io/pod-index': String(ordinal) },
+      }),
+    );
     const expected = image === 'bitnami' ? '/scripts/setup.sh' : '';
     if (rt.command.join(' ') !== expected) throw new Error(`unexpected command ${rt.command.join(' ')}`);
-    const dir = join(s.workDir, p.pod);
     mkdirSync(join(dir, 'volume'), { recursive: true });
     mkdirSync(join(dir, 'logs'), { recursive: true });
     const config =

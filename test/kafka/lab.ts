@@ -13,6 +13,8 @@ export interface LabHost {
   name: string; // short name, e.g. node1
   ns: string; // network namespace
   ip: string;
+  /** A second address of the node, given to it as its ExternalIP (address-type tests). */
+  externalIP?: string;
   labels: Record<string, string>;
 }
 
@@ -165,7 +167,10 @@ export class Lab {
    * <node IP>:<nodePort> is DNATed to the pod on this node (PREROUTING for packets from the bridge,
    * OUTPUT for connections made on the node itself). */
   addNodePort(host: LabHost, nodePort: number, podIP: string, targetPort: number): void {
-    for (const chain of ['PREROUTING', 'OUTPUT']) {
+    // kube-proxy opens a node port on every address of the node (--nodeport-addresses unset).
+    for (const [chain, address] of ['PREROUTING', 'OUTPUT'].flatMap((c) =>
+      [host.ip, ...(host.externalIP ? [host.externalIP] : [])].map((a) => [c, a] as const),
+    )) {
       this.exec(host, [
         'iptables',
         '-t',
@@ -173,7 +178,7 @@ export class Lab {
         '-A',
         chain,
         '-d',
-        `${host.ip}/32`,
+        `${address}/32`,
         '-p',
         'tcp',
         '--dport',
@@ -192,6 +197,12 @@ export class Lab {
 
   natRules(host: LabHost): string {
     return this.exec(host, ['iptables', '-t', 'nat', '-S']);
+  }
+
+  /** Gives the host a second address on its interface: the ExternalIP its Node object carries. */
+  addExternalAddress(host: LabHost, lastOctet: number): void {
+    host.externalIP = `${this.subnet}.${lastOctet}`;
+    this.exec(host, ['ip', 'addr', 'add', `${host.externalIP}/24`, 'dev', 'eth0']);
   }
 
   /** Start a process inside the host's namespace, in its own UTS namespace with the given hostname

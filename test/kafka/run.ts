@@ -41,7 +41,7 @@ import { Lab, readLog, sleep, type LabHost } from './lab.ts';
 import { mutateByHand, mutateWithCli, REPO_ROOT, type Mutated } from './mutate.ts';
 import { containerRuntime, expand } from './podEnv.ts';
 import { schedule } from './scheduler.ts';
-import { installThroughWebhook } from './throughWebhook.ts';
+import { ADDRESS_TYPE_ANNOTATION, installThroughWebhook } from './throughWebhook.ts';
 import { SEED_LISTENERS } from '../support/chartVariants.ts';
 
 const started = Date.now();
@@ -373,13 +373,23 @@ function listenerBehindNodePort(rel: Release, pod: BrokerPod): string {
   return bound.slice(0, bound.indexOf('://'));
 }
 
-async function provePerNodeAccess(lab: Lab, s: Settings, rel: Release, nodes: LabHost[]): Promise<void> {
-  // Every broker advertises its own node's IP on the listener the node port reaches.
+/**
+ * Every broker advertises its own node's address (`nodeAddress`: its IP, or the address clients
+ * reach it by) on the listener the node port reaches; a client that knows only those addresses
+ * bootstraps, lists every broker and produces and consumes through two different nodes.
+ */
+async function provePerNodeAccess(
+  lab: Lab,
+  s: Settings,
+  rel: Release,
+  nodes: LabHost[],
+  nodeAddress: (node: LabHost) => string = (node) => node.ip,
+): Promise<void> {
   for (const p of rel.pods) {
     const listener = listenerBehindNodePort(rel, p);
     eq(
       listenerOf(p.config.properties.get('advertised.listeners'), listener),
-      `${p.host.ip}:${NODE_PORT}`,
+      `${nodeAddress(p.host)}:${NODE_PORT}`,
       `${p.name} ${listener} (behind node port ${NODE_PORT}) advertised`,
     );
   }
@@ -398,8 +408,8 @@ async function provePerNodeAccess(lab: Lab, s: Settings, rel: Release, nodes: La
 
   await startAllAndWait(lab, s, rel, 180_000);
 
-  const node1 = `${(nodes[0] as LabHost).ip}:${NODE_PORT}`;
-  const node2 = `${(nodes[1] as LabHost).ip}:${NODE_PORT}`;
+  const node1 = `${nodeAddress(nodes[0] as LabHost)}:${NODE_PORT}`;
+  const node2 = `${nodeAddress(nodes[1] as LabHost)}:${NODE_PORT}`;
   // Broker registration reaches the metadata a moment after "started".
   let md = metadata(node1);
   for (let i = 0; i < 30 && md.brokers.length < rel.pods.length; i++) {
@@ -412,7 +422,7 @@ async function provePerNodeAccess(lab: Lab, s: Settings, rel: Release, nodes: La
   for (const p of rel.pods) {
     const id = Number(p.config.properties.get('broker.id') ?? p.config.properties.get('node.id'));
     const b = md.brokers.find((x) => x.id === id);
-    eq(b?.name, `${p.host.ip}:${NODE_PORT}`, `broker ${id} (${p.name}) endpoint`);
+    eq(b?.name, `${nodeAddress(p.host)}:${NODE_PORT}`, `broker ${id} (${p.name}) endpoint`);
   }
 
   const topic = `kni-proof-${process.pid}`;
@@ -640,6 +650,31 @@ async function main(): Promise<void> {
       const rel = prepareBrokers(lab, s, stored.objects, nodes, { placements: stored.placements });
       showAdvertised(rel);
       await provePerNodeAccess(lab, s, rel, nodes);
+    });
+  });
+
+  await test(`F: address-type ExternalIP through the webhook: each node has an internal and an external address; \`helm install\` of the story's values; every broker advertises <its node's external address>:${NODE_PORT}, and kcat bootstraps, lists and produces/consumes through those addresses`, async () => {
+    const s = settings('F');
+    await withLab(async (lab) => {
+      const zkHost = lab.addHost('zookeeper', 2);
+      const nodes = addNodes(lab, 3);
+      nodes.forEach((node, i) => {
+        lab.addExternalAddress(node, 111 + i);
+      });
+      const stored = await installThroughWebhook(nodes, {
+        namespace: NAMESPACE,
+        release: 'my-kafka',
+        chartDir: join(SHARED, 'charts', 'bitnami-kafka-12.9.5'),
+        helmArgs: ['--set', 'replicaCount=3', ...SEED_LISTENERS],
+        brokers: [{ name: 'my-kafka', replicas: 3 }],
+        nodeSelector: NODE_SELECTOR,
+        namespaceAnnotations: { [ADDRESS_TYPE_ANNOTATION]: 'ExternalIP' },
+      });
+      for (const line of stored.admissions) log(`  admission: ${line}`);
+      await startZooKeeper(lab, s, stored.objects, zkHost);
+      const rel = prepareBrokers(lab, s, stored.objects, nodes, { placements: stored.placements });
+      showAdvertised(rel);
+      await provePerNodeAccess(lab, s, rel, nodes, (node) => node.externalIP ?? 'no external address');
     });
   });
 

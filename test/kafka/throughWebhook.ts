@@ -6,7 +6,10 @@
  */
 import { startCluster } from '../e2e/cluster.ts';
 import { waitForBrokerPods } from '../e2e/brokerChecks.ts';
-import { listObjects } from '../e2e/storedObjects.ts';
+import { getObject, listObjects } from '../e2e/storedObjects.ts';
+import { NODE_ADDRESS_MAP } from '../../src/core/nodeAddresses.ts';
+
+export const ADDRESS_TYPE_ANNOTATION = 'kafka-nodeport-injector/address-type';
 import {
   INJECT_LABEL,
   NODE_SELECTOR_ANNOTATION,
@@ -34,12 +37,19 @@ export interface InstallOptions {
   helmArgs: string[];
   brokers: { name: string; replicas: number }[];
   nodeSelector: string;
+  /** More `kafka-nodeport-injector/*` annotations on the namespace (address-type, …). */
+  namespaceAnnotations?: Record<string, string>;
 }
 
 export async function installThroughWebhook(nodes: LabHost[], o: InstallOptions): Promise<StoredRelease> {
   await ensureBuilt();
   const cluster = await startCluster({
-    nodes: nodes.map((n) => ({ name: n.name, internalIP: n.ip, labels: n.labels })),
+    nodes: nodes.map((n) => ({
+      name: n.name,
+      internalIP: n.ip,
+      ...(n.externalIP ? { externalIP: n.externalIP } : {}),
+      labels: n.labels,
+    })),
     log: () => undefined,
   });
   let stopWebhook: (() => Promise<void>) | undefined;
@@ -47,12 +57,26 @@ export async function installThroughWebhook(nodes: LabHost[], o: InstallOptions)
     const { webhook, caPem } = await startWebhook(cluster);
     stopWebhook = () => webhook.stop();
     await registerWebhook(cluster, webhook, caPem);
-    await createNamespace(cluster, o.namespace, INJECT_LABEL, { [NODE_SELECTOR_ANNOTATION]: o.nodeSelector });
+    await createNamespace(cluster, o.namespace, INJECT_LABEL, {
+      [NODE_SELECTOR_ANNOTATION]: o.nodeSelector,
+      ...o.namespaceAnnotations,
+    });
     const from = webhook.audit.length;
     await cluster.helmOk(['install', o.release, o.chartDir, '-n', o.namespace, ...o.helmArgs], {
       timeoutMs: 180_000,
     });
     const pods = await waitForBrokerPods(cluster, o.namespace, o.brokers);
+    if (o.namespaceAnnotations?.[ADDRESS_TYPE_ANNOTATION] !== undefined) {
+      // The webhook writes the node-address map when the namespace opts in; the pods read it.
+      for (
+        let tries = 0;
+        !(await getObject(cluster, 'v1', 'ConfigMap', o.namespace, NODE_ADDRESS_MAP));
+        tries++
+      ) {
+        if (tries > 200) throw new Error(`no ConfigMap ${NODE_ADDRESS_MAP} in ${o.namespace}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
     const objects: K8sObject[] = [];
     for (const [apiVersion, kind] of [
       ['apps/v1', 'StatefulSet'],
