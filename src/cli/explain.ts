@@ -1,8 +1,8 @@
 /** `explain`: per object, the decision, its reason, the patch and each broker's advertised listener. */
 import { formatAddress } from '../core/advertisedListeners.ts';
-import { HOST_IP_REFERENCE } from '../core/downwardEnv.ts';
+import { STATUS_ANNOTATION } from '../core/config.ts';
 import { isRecord, type KubeObject } from '../core/kubeTypes.ts';
-import type { ManifestDocument } from './manifests.ts';
+import { applyResult, type ManifestDocument } from './manifests.ts';
 
 export interface BrokerEndpoint {
   ordinal: number;
@@ -22,17 +22,37 @@ export interface Explanation {
   brokers?: BrokerEndpoint[];
 }
 
-/** What broker `ordinal` advertises once the kubelet has expanded `$(MY_HOST_IP)`. */
+/** The address settings the mutated object records in its status annotation. */
+function recordedAddressing(document: ManifestDocument): {
+  addressType: string;
+  hosts: Record<string, string>;
+} {
+  const mutated = applyResult(document);
+  const text =
+    isRecord(mutated) && isRecord(mutated.metadata) && isRecord(mutated.metadata.annotations)
+      ? mutated.metadata.annotations[STATUS_ANNOTATION]
+      : undefined;
+  const status: unknown = typeof text === 'string' ? JSON.parse(text) : {};
+  const record = isRecord(status) ? status : {};
+  return {
+    addressType: typeof record.addressType === 'string' ? record.addressType : 'InternalIP',
+    hosts: isRecord(record.advertisedHosts) ? (record.advertisedHosts as Record<string, string>) : {},
+  };
+}
+
+/**
+ * What broker `ordinal` advertises once it starts: its override, else its node's address of the
+ * recorded type (`--host-ip` gives the nodes' addresses; without it a placeholder says which).
+ */
 export function brokerEndpoints(document: ManifestDocument, hostIPs: string[]): BrokerEndpoint[] | undefined {
   const exposure = document.result.exposure;
   if (!exposure || !isRecord(document.object) || !isRecord(document.object.spec)) return undefined;
   const replicas = typeof document.object.spec.replicas === 'number' ? document.object.spec.replicas : 1;
-  const suffix = exposure.advertised.slice(
-    exposure.advertised.indexOf(HOST_IP_REFERENCE) + HOST_IP_REFERENCE.length,
-  );
+  const port = exposure.advertised.slice(exposure.advertised.lastIndexOf(':') + 1);
+  const { addressType, hosts } = recordedAddressing(document);
+  const nodeAddress = addressType === 'InternalIP' ? 'hostIP' : `${addressType} of the node`;
   return Array.from({ length: replicas }, (_, ordinal) => {
-    const hostIP = hostIPs[ordinal] ?? `<hostIP of pod ${String(ordinal)}>`;
-    const port = suffix.replace(/^:/, '');
+    const hostIP = hosts[String(ordinal)] ?? hostIPs[ordinal] ?? `<${nodeAddress} of pod ${String(ordinal)}>`;
     return { ordinal, hostIP, advertised: `${exposure.listener}://${formatAddress(hostIP, port)}` };
   });
 }

@@ -27,8 +27,7 @@ export async function explainNamespace(
     core.listNamespacedPod({ namespace: ns }),
   ]);
   // The lists carry no kind per item; the core recognises objects by kind.
-  const withKind = <T extends object>(items: T[], kind: string): unknown[] =>
-    items.map((item) => ({ ...item, kind }));
+  const withKind = (items: object[], kind: string): unknown[] => items.map((item) => ({ ...item, kind }));
   const livePods: LivePod[] = pods.items.map((p) => ({
     name: p.metadata?.name ?? '',
     labels: p.metadata?.labels ?? {},

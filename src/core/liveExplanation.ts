@@ -214,7 +214,7 @@ export function formatLiveExplanation(e: LiveExplanation): string {
         .map((key) => `${key} ${String(s[key])}`);
       lines.push(`${head} (${facts.join(', ')})`);
     } else {
-      lines.push(`${head}`);
+      lines.push(head);
     }
     if (!e.called && !o.mutated) lines.push(`  the webhook is not called: ${e.optIn}`);
     else if (o.pendingChanges.length === 0) {

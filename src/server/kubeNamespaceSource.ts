@@ -7,17 +7,13 @@
  */
 import type { Informer, V1Namespace } from '@kubernetes/client-node';
 import { describeKubeConfig, loadKubeConfig, type KubeConfigLocation } from './kubeConfig.ts';
+import { keepInformerRunning } from './informerRestarts.ts';
 import type { Log } from './log.ts';
 import type { NamespaceEvents, NamespaceSource } from './namespaceCache.ts';
-
-const FIRST_RETRY_MS = 1_000;
-const MAX_RETRY_MS = 30_000;
 
 export function kubeNamespaceSource(location: KubeConfigLocation, log: Log): NamespaceSource {
   let informer: Informer<V1Namespace> | undefined;
   let stopped = false;
-  let retryTimer: NodeJS.Timeout | undefined;
-  let retryMs = FIRST_RETRY_MS;
 
   async function connect(events: NamespaceEvents): Promise<void> {
     const k8s = await import('@kubernetes/client-node');
@@ -33,28 +29,15 @@ export function kubeNamespaceSource(location: KubeConfigLocation, log: Log): Nam
     watched.on('delete', (ns) => {
       if (ns.metadata?.name) events.remove(ns.metadata.name);
     });
-    // Counted by the error callback, which start() runs when its list fails (it does not throw).
-    let errors = 0;
-    watched.on('error', (error: unknown) => {
-      errors += 1;
-      if (stopped) return;
-      log.warn(
-        `namespace watch failed (retrying in ${retryMs} ms): ${error instanceof Error ? error.message : String(error)}`,
-      );
-      retryTimer = setTimeout(() => void start(), retryMs);
-      retryTimer.unref();
-      retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
-    });
-    const start = async (): Promise<void> => {
-      const errorsBefore = errors;
-      await watched.start();
-      // start() resolves after the list, also when the list failed (the error callback ran).
-      if (errors === errorsBefore && !stopped) {
-        retryMs = FIRST_RETRY_MS;
+    await keepInformerRunning(
+      watched,
+      'namespace',
+      log,
+      () => stopped,
+      () => {
         events.synced();
-      }
-    };
-    await start();
+      },
+    );
   }
 
   return {
@@ -68,7 +51,6 @@ export function kubeNamespaceSource(location: KubeConfigLocation, log: Log): Nam
     },
     async stop() {
       stopped = true;
-      clearTimeout(retryTimer);
       await informer?.stop();
     },
   };

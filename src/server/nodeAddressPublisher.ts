@@ -14,6 +14,7 @@
 import { nodeAddressMapData, NODE_ADDRESS_MAP, type NodeAddress } from '../core/nodeAddresses.ts';
 import { INJECT_LABEL } from '../core/config.ts';
 import { describeKubeConfig, loadKubeConfig, type KubeConfigLocation } from './kubeConfig.ts';
+import { keepInformerRunning } from './informerRestarts.ts';
 import type { Log } from './log.ts';
 
 export const FIELD_MANAGER = 'kafka-nodeport-injector';
@@ -194,34 +195,9 @@ export async function kubeNodeAddressPublisher(
   });
 
   let stopped = false;
-  const keepRunning = (
-    informer: typeof nodes | typeof namespaces,
-    what: string,
-    onSynced: () => void,
-  ): void => {
-    let retryMs = FIRST_RETRY_MS;
-    let errors = 0;
-    informer.on('error', (error: unknown) => {
-      errors += 1;
-      if (stopped) return;
-      log.warn(
-        `${what} watch failed (retrying in ${String(retryMs)} ms): ${error instanceof Error ? error.message : String(error)}`,
-      );
-      setTimeout(() => void start(), retryMs).unref();
-      retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
-    });
-    const start = async (): Promise<void> => {
-      const before = errors;
-      await informer.start();
-      if (errors === before && !stopped) {
-        retryMs = FIRST_RETRY_MS;
-        onSynced();
-      }
-    };
-    void start();
-  };
-  keepRunning(namespaces, 'opted-in namespace', () => undefined);
-  keepRunning(nodes, 'node', () => {
+  const isStopped = (): boolean => stopped;
+  void keepInformerRunning(namespaces, 'opted-in namespace', log, isStopped, () => undefined);
+  void keepInformerRunning(nodes, 'node', log, isStopped, () => {
     publisher.nodesSynced();
   });
 

@@ -1187,11 +1187,11 @@ async function expectedNodeEntries(cluster: Cluster): Promise<Record<string, str
   })[];
   return Object.fromEntries(
     nodes
-      .map((n) => [
+      .map((n): [string, string] => [
         n.metadata?.name ?? '',
         (n.status?.addresses ?? []).map((a) => `${a.type}=${a.address}\n`).join(''),
       ])
-      .sort(([a = ''], [b = '']) => (a < b ? -1 : 1)),
+      .sort(([a], [b]) => (a < b ? -1 : 1)),
   );
 }
 

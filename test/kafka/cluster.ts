@@ -185,8 +185,9 @@ export interface PrepareOptions {
 function throughHostPrelude(objects: K8sObject[], dir: string, rt: ContainerRuntime): ContainerRuntime {
   const [shell, flag, script] = rt.command;
   if (shell !== '/bin/sh' || flag !== '-c' || !script?.startsWith(HOST_PRELUDE_MARKER)) return rt;
-  const map = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === NODE_ADDRESS_MAP) as
-    (K8sObject & { data?: Record<string, string> }) | undefined;
+  const map: (K8sObject & { data?: Record<string, string> }) | undefined = objects.find(
+    (o) => o.kind === 'ConfigMap' && o.metadata.name === NODE_ADDRESS_MAP,
+  );
   const mount = join(dir, 'node-addresses');
   mkdirSync(mount, { recursive: true });
   for (const [node, entry] of Object.entries(map?.data ?? {})) writeFileSync(join(mount, node), entry);

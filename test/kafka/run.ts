@@ -628,11 +628,23 @@ async function main(): Promise<void> {
     });
   });
 
-  await test(`D: the story's values through the webhook: \`helm install\` 12.9.5 on a real control plane; the objects the API server stored, on the nodes the real scheduler chose -> every broker at <node IP>:${NODE_PORT}; produce/consume`, async () => {
-    const s = settings('D');
+  /**
+   * The story's values (12.9.5, 3 brokers, OUTSIDE://1.1.1.1:9094) installed through the webhook
+   * into a namespace with `annotations`; ZooKeeper and the brokers then run from what the API
+   * server stored, on the nodes the real scheduler chose, and each broker must be reached at
+   * `nodeAddress` of its node.
+   */
+  const storyThroughWebhook = async (
+    name: string,
+    annotations: Record<string, string>,
+    prepareNodes: (lab: Lab, nodes: LabHost[]) => void,
+    nodeAddress?: (node: LabHost) => string,
+  ): Promise<void> => {
+    const s = settings(name);
     await withLab(async (lab) => {
       const zkHost = lab.addHost('zookeeper', 2);
       const nodes = addNodes(lab, 3);
+      prepareNodes(lab, nodes);
       const stored = await installThroughWebhook(nodes, {
         namespace: NAMESPACE,
         release: 'my-kafka',
@@ -640,6 +652,7 @@ async function main(): Promise<void> {
         helmArgs: ['--set', 'replicaCount=3', ...SEED_LISTENERS],
         brokers: [{ name: 'my-kafka', replicas: 3 }],
         nodeSelector: NODE_SELECTOR,
+        namespaceAnnotations: annotations,
       });
       for (const line of stored.admissions) log(`  admission: ${line}`);
       for (const p of stored.placements) {
@@ -649,33 +662,25 @@ async function main(): Promise<void> {
       await startZooKeeper(lab, s, stored.objects, zkHost);
       const rel = prepareBrokers(lab, s, stored.objects, nodes, { placements: stored.placements });
       showAdvertised(rel);
-      await provePerNodeAccess(lab, s, rel, nodes);
+      await provePerNodeAccess(lab, s, rel, nodes, nodeAddress);
     });
+  };
+
+  await test(`D: the story's values through the webhook: \`helm install\` 12.9.5 on a real control plane; the objects the API server stored, on the nodes the real scheduler chose -> every broker at <node IP>:${NODE_PORT}; produce/consume`, async () => {
+    await storyThroughWebhook('D', {}, () => undefined);
   });
 
   await test(`F: address-type ExternalIP through the webhook: each node has an internal and an external address; \`helm install\` of the story's values; every broker advertises <its node's external address>:${NODE_PORT}, and kcat bootstraps, lists and produces/consumes through those addresses`, async () => {
-    const s = settings('F');
-    await withLab(async (lab) => {
-      const zkHost = lab.addHost('zookeeper', 2);
-      const nodes = addNodes(lab, 3);
-      nodes.forEach((node, i) => {
-        lab.addExternalAddress(node, 111 + i);
-      });
-      const stored = await installThroughWebhook(nodes, {
-        namespace: NAMESPACE,
-        release: 'my-kafka',
-        chartDir: join(SHARED, 'charts', 'bitnami-kafka-12.9.5'),
-        helmArgs: ['--set', 'replicaCount=3', ...SEED_LISTENERS],
-        brokers: [{ name: 'my-kafka', replicas: 3 }],
-        nodeSelector: NODE_SELECTOR,
-        namespaceAnnotations: { [ADDRESS_TYPE_ANNOTATION]: 'ExternalIP' },
-      });
-      for (const line of stored.admissions) log(`  admission: ${line}`);
-      await startZooKeeper(lab, s, stored.objects, zkHost);
-      const rel = prepareBrokers(lab, s, stored.objects, nodes, { placements: stored.placements });
-      showAdvertised(rel);
-      await provePerNodeAccess(lab, s, rel, nodes, (node) => node.externalIP ?? 'no external address');
-    });
+    await storyThroughWebhook(
+      'F',
+      { [ADDRESS_TYPE_ANNOTATION]: 'ExternalIP' },
+      (lab, nodes) => {
+        nodes.forEach((node, i) => {
+          lab.addExternalAddress(node, 111 + i);
+        });
+      },
+      (node) => node.externalIP ?? 'no external address',
+    );
   });
 
   await test(`E: an apache/kafka broker configured by env (image-env wiring; only an inter-broker listener) mutated (CLI) -> an EXTERNAL listener on ${NODE_PORT}, 3 KRaft brokers at <node IP>:${NODE_PORT}; produce/consume`, async () => {
