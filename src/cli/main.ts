@@ -4,10 +4,7 @@ import { Command, Option } from 'commander';
 import { isRecord, stringOr } from '../core/kubeTypes.ts';
 import { isUnexposedKafka } from '../core/result.ts';
 import { VERSION } from '../version.ts';
-import { formatLiveExplanation } from '../core/liveExplanation.ts';
-import { explain, formatExplanations } from './explain.ts';
-import { explainNamespace } from './explainLive.ts';
-import { mutateManifests, renderManifests } from './manifests.ts';
+import type { mutateManifests } from './manifests.ts';
 import {
   addConfigOptions,
   addNamespaceAnnotationsOption,
@@ -31,7 +28,12 @@ interface ExplainFlags extends InputFlags {
   webhookNamespace: string;
 }
 
+/**
+ * `mutate` and `explain` load their modules (yaml, fast-json-patch) when run: `serve`, the
+ * long-running door, never pays for them in memory.
+ */
 async function loadDocuments(flags: InputFlags): Promise<ReturnType<typeof mutateManifests>> {
+  const { mutateManifests } = await import('./manifests.ts');
   const defaults = rawConfigFromFlags(flags);
   const namespaceAnnotations = parseAnnotationPairs(flags.namespaceAnnotations);
   return mutateManifests(await readInput(flags.file), { defaults, namespaceAnnotations });
@@ -95,6 +97,7 @@ export function buildProgram(): Command {
       }
       const mutated = documents.filter((d) => d.result.decision === 'mutated').length;
       lines.push(`ok: ${String(mutated)} of ${String(documents.length)} objects mutated`);
+      const { renderManifests } = await import('./manifests.ts');
       process.stdout.write(renderManifests(documents));
     } catch (error) {
       lines.push(`error: ${error instanceof Error ? error.message : String(error)}`);
@@ -131,6 +134,8 @@ export function buildProgram(): Command {
     if (flags.kubeconfig !== undefined) {
       if (flags.file !== undefined && flags.file !== '-')
         throw new Error('--kubeconfig and -f exclude each other');
+      const { explainNamespace } = await import('./explainLive.ts');
+      const { formatLiveExplanation } = await import('../core/liveExplanation.ts');
       const live = await explainNamespace(
         { kind: 'file', path: flags.kubeconfig },
         flags.namespace,
@@ -144,6 +149,7 @@ export function buildProgram(): Command {
     }
     const documents = await loadDocuments(flags);
     const hostIPs = (flags.hostIp ?? []).flatMap((v) => v.split(',')).filter((v) => v !== '');
+    const { explain, formatExplanations } = await import('./explain.ts');
     const explanations = explain(documents, hostIPs);
     process.stdout.write(
       flags.output === 'json'

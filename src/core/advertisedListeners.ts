@@ -17,19 +17,27 @@ export interface Listener {
   end: number;
 }
 
-const OPENERS: Record<string, string> = { '(': ')', '{': '}', '[': ']' };
+const OPEN_PAREN = 40;
+const CLOSE_PAREN = 41;
+const OPEN_BRACKET = 91;
+const CLOSE_BRACKET = 93;
+const OPEN_BRACE = 123;
+const CLOSE_BRACE = 125;
 
 /** Splits `text` at `separator` characters that are not nested inside (), {} or []. */
 function splitTopLevel(text: string, separator: string): { part: string; start: number }[] {
   const parts: { part: string; start: number }[] = [];
-  const closers: string[] = [];
+  const sep = separator.charCodeAt(0);
+  // Expected closers, innermost last (char codes: no string per character).
+  const closers: number[] = [];
   let start = 0;
   for (let i = 0; i < text.length; i++) {
-    const ch = text.charAt(i);
-    const closer = OPENERS[ch];
-    if (closer !== undefined) closers.push(closer);
-    else if (ch === closers.at(-1)) closers.pop();
-    else if (ch === separator && closers.length === 0) {
+    const ch = text.charCodeAt(i);
+    if (ch === OPEN_PAREN) closers.push(CLOSE_PAREN);
+    else if (ch === OPEN_BRACE) closers.push(CLOSE_BRACE);
+    else if (ch === OPEN_BRACKET) closers.push(CLOSE_BRACKET);
+    else if (closers.length > 0 && ch === closers[closers.length - 1]) closers.pop();
+    else if (ch === sep && closers.length === 0) {
       parts.push({ part: text.slice(start, i), start });
       start = i + 1;
     }
@@ -96,6 +104,11 @@ export function formatAddress(host: string, port: number | string): string {
 export function rewriteListener(list: string, name: string, address: string): string {
   const listener = findListener(list, name);
   if (!listener) throw new Error(`listener ${name} not found in ${list}`);
+  return rewriteParsedListener(list, listener, address);
+}
+
+/** `rewriteListener` for a listener already parsed from `list` (no second parse). */
+export function rewriteParsedListener(list: string, listener: Listener, address: string): string {
   const entry = list.slice(listener.start, listener.end);
   const leading = /^\s*/.exec(entry)?.[0] ?? '';
   const trailing = /\s*$/.exec(entry)?.[0] ?? '';

@@ -1,6 +1,7 @@
 /**
  * SPEC §6: work bounded by input. Limits far above any real chart, checked before any other work
- * (iteratively: a deeply nested object must not overflow the stack that checks it). An object
+ * (the depth check recurses at most the depth limit itself, so a deeply nested object cannot
+ * overflow the stack that checks it). An object
  * beyond them is admitted unchanged, saying which limit and where.
  */
 import { isRecord } from './kubeTypes.ts';
@@ -16,15 +17,22 @@ export const INPUT_LIMITS = {
   textChars: 256 * 1024,
 } as const;
 
-function tooDeep(object: unknown): boolean {
-  const stack: [unknown, number][] = [[object, 1]];
-  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
-    const [value, depth] = item;
-    if (typeof value !== 'object' || value === null) continue;
-    if (depth > INPUT_LIMITS.depth) return true;
-    for (const child of Array.isArray(value) ? value : Object.values(value)) {
-      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+/**
+ * Recursive, but never deeper than the limit itself: it returns as soon as a level beyond it is
+ * reached, so the stack holds at most `INPUT_LIMITS.depth + 1` frames whatever the input.
+ */
+function tooDeep(value: object, depth: number): boolean {
+  if (depth > INPUT_LIMITS.depth) return true;
+  if (Array.isArray(value)) {
+    for (const child of value as unknown[]) {
+      if (typeof child === 'object' && child !== null && tooDeep(child, depth + 1)) return true;
     }
+    return false;
+  }
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    const child = (value as Record<string, unknown>)[key];
+    if (typeof child === 'object' && child !== null && tooDeep(child, depth + 1)) return true;
   }
   return false;
 }
@@ -41,20 +49,21 @@ function containerProblem(container: unknown, where: string): string | undefined
   if (env.length > INPUT_LIMITS.envPerContainer) {
     return `${where} has ${String(env.length)} env entries (at most ${String(INPUT_LIMITS.envPerContainer)} are read)`;
   }
-  const texts: [string, unknown][] = [
-    ...env.map((e): [string, unknown] => [
-      `env ${isRecord(e) ? String(e.name) : '?'}`,
-      isRecord(e) ? e.value : undefined,
-    ]),
-    ...(['command', 'args'] as const).flatMap((field) =>
-      (Array.isArray(container[field]) ? (container[field] as unknown[]) : []).map(
-        (text, i): [string, unknown] => [`${field}[${String(i)}]`, text],
-      ),
-    ),
-  ];
-  for (const [name, text] of texts) {
+  // Names are only built for the entry that is too long: this runs on every admitted object.
+  for (const e of env as unknown[]) {
+    const text = isRecord(e) ? e.value : undefined;
     if (typeof text === 'string' && text.length > INPUT_LIMITS.textChars) {
-      return `${where} ${name} holds ${String(text.length)} characters (at most ${String(INPUT_LIMITS.textChars)} are read)`;
+      return `${where} env ${isRecord(e) ? String(e.name) : '?'} holds ${String(text.length)} characters (at most ${String(INPUT_LIMITS.textChars)} are read)`;
+    }
+  }
+  for (const field of ['command', 'args'] as const) {
+    const texts = container[field];
+    if (!Array.isArray(texts)) continue;
+    for (let i = 0; i < texts.length; i++) {
+      const text: unknown = texts[i];
+      if (typeof text === 'string' && text.length > INPUT_LIMITS.textChars) {
+        return `${where} ${field}[${String(i)}] holds ${String(text.length)} characters (at most ${String(INPUT_LIMITS.textChars)} are read)`;
+      }
     }
   }
   return undefined;
@@ -62,7 +71,8 @@ function containerProblem(container: unknown, where: string): string | undefined
 
 /** Which limit the object exceeds, or undefined when it is within all of them. */
 export function overLimit(object: unknown): string | undefined {
-  if (tooDeep(object)) return `it nests deeper than ${String(INPUT_LIMITS.depth)} levels`;
+  if (typeof object === 'object' && object !== null && tooDeep(object, 1))
+    return `it nests deeper than ${String(INPUT_LIMITS.depth)} levels`;
   if (!isRecord(object)) return undefined;
   const pod = podSpecOf(object);
   if (!pod) return undefined;

@@ -52,15 +52,22 @@ function whatWasFound(spec: PodSpec): string {
   return `${found.join('; ')}: no advertised listeners in KAFKA_CFG_ADVERTISED_LISTENERS or KAFKA_ADVERTISED_LISTENERS env, the command, a ConfigMap start script or a mounted server.properties`;
 }
 
+/** The first family (in WIRINGS order) that finds a broker; later ones are not asked. */
+function firstWiring(spec: PodSpec, configMaps: ConfigMaps): { wiring: Wiring; index: number } | undefined {
+  for (const wiring of WIRINGS) {
+    const index = wiring.brokerIndex(spec, configMaps);
+    if (index >= 0) return { wiring, index };
+  }
+  return undefined;
+}
+
 export function mutateStatefulSet(
   sts: StatefulSet,
   config: InjectorConfig,
   configMaps: ConfigMaps = NO_CONFIG_MAPS,
 ): MutationResult {
   const spec = sts.spec.template.spec;
-  const found = WIRINGS.map((wiring) => ({ wiring, index: wiring.brokerIndex(spec, configMaps) })).find(
-    (w) => w.index >= 0,
-  );
+  const found = firstWiring(spec, configMaps);
   const container = found && spec.containers[found.index];
   if (!found || !container) {
     return outcome('unchanged', 'unsupported-wiring', whatWasFound(spec));

@@ -123,11 +123,29 @@ export interface AuditSink {
 /** Lines go to `file` (appended) or, without one, to stdout — which then carries nothing else. */
 export function createAuditSink(file: string | undefined, onError: (error: Error) => void): AuditSink {
   if (file === undefined) {
+    // Lines decided in one turn of the event loop go out in one write: stdout to a file or pipe is
+    // synchronous on Linux, one system call per write. At most that turn's lines wait, and
+    // close() (shutdown) writes them before it resolves: none is lost.
+    let pending = '';
+    const flush = (): void => {
+      const text = pending;
+      pending = '';
+      if (text !== '') process.stdout.write(text);
+    };
     return {
       write: (record) => {
-        process.stdout.write(auditLine(record));
+        if (pending === '') setImmediate(flush);
+        pending += auditLine(record);
       },
-      close: () => Promise.resolve(),
+      close: () => {
+        flush();
+        return new Promise((resolve) => {
+          // An empty write's callback runs once what was written before it is out.
+          process.stdout.write('', () => {
+            resolve();
+          });
+        });
+      },
     };
   }
   const stream: WriteStream = createWriteStream(file, { flags: 'a' });

@@ -10,7 +10,11 @@ import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { generate } from 'selfsigned';
+
+/** `selfsigned` (with node-forge, ~8 MiB) is loaded only when a certificate is made, not to serve files. */
+function selfsigned(): Promise<typeof import('selfsigned')> {
+  return import('selfsigned');
+}
 
 export interface PemPair {
   cert: string;
@@ -67,6 +71,7 @@ export async function generateCertificateAuthority(
   days = CA_VALIDITY_DAYS,
 ): Promise<PemPair> {
   const commonName = `${name}@${Math.floor(Date.now() / 1000)}-${randomBytes(3).toString('hex')}`;
+  const { generate } = await selfsigned();
   const pems = await generate([{ name: 'commonName', value: commonName }], {
     keyType: 'ec',
     algorithm: 'sha256',
@@ -87,6 +92,7 @@ export async function generateServingCertificate(
 ): Promise<PemPair> {
   const hosts = [...new Set(identity.hosts)];
   if (hosts.length === 0) throw new Error('a serving certificate needs at least one host name or IP');
+  const { generate } = await selfsigned();
   const pems = await generate([{ name: 'commonName', value: hosts[0] ?? '' }], {
     keyType: 'ec',
     algorithm: 'sha256',

@@ -17,7 +17,6 @@
  * the lookup throw `ReleaseUnavailable`: guessing would risk opening a Service in front of brokers
  * that do not advertise it. A failing live list gives an empty partial view.
  */
-import { parseAllDocuments } from 'yaml';
 import type { ReleaseView } from '../core/release.ts';
 import {
   currentRecord,
@@ -93,6 +92,8 @@ export function releaseLookup(lists: () => Promise<Lists>, log: Log, timeoutMs =
     }
     // No record: a Helm dry run, or a record deleted by hand. The cluster is all there is.
     if (manifest === undefined) return fromCluster(namespace);
+    // yaml is loaded on the first release record read, not at start-up (most pods never need it).
+    const { parseAllDocuments } = await import('yaml');
     const objects = parseAllDocuments(manifest, { version: '1.1' }).map((doc) => doc.toJS() as unknown);
     return { objects, complete: true };
   };

@@ -7,7 +7,7 @@ import {
   findListener,
   formatAddress,
   parseListeners,
-  rewriteListener,
+  rewriteParsedListener,
 } from '../advertisedListeners.ts';
 import { ensureHostIpEnv, HOST_IP_REFERENCE } from '../downwardEnv.ts';
 import type { Container, PodSpec } from '../kubeTypes.ts';
@@ -63,7 +63,7 @@ export const envWiring: Wiring = {
 
     const address = formatAddress(HOST_IP_REFERENCE, config.nodePort);
     const containerPath = [...TEMPLATE_SPEC, 'containers', index];
-    const rewritten = rewriteListener(value, listener.name, address);
+    const rewritten = rewriteParsedListener(value, listener, address);
     if (rewritten !== value) builder.replace(pointer(...containerPath, 'env', envIndex, 'value'), rewritten);
     const env = ensureHostIpEnv(builder, containerPath, container, envIndex);
     if (!env.ok) return unsupported(env.message);
