@@ -1,6 +1,6 @@
 /**
  * In-process micro-benchmark of the mutation core (tinybench): time per `mutateObject()` against
- * `JSON.parse` of the same object's JSON, for StatefulSets grown from the seed (1, 10, 100
+ * `JSON.parse` of the same object's JSON, for StatefulSets grown from the seed (1, 10, 60
  * containers; up to 1,000 env entries), and the growth exponent of the core's time in the size.
  *
  *   node bench/coreBench.ts [--quick]     (also run by `npm run bench`)

@@ -1,20 +1,30 @@
 /**
- * The load process: autocannon over HTTP/1.1 keep-alive TLS, one job at a time, driven by `run.ts`
- * over an IPC channel so the process (and its JIT) stays warm across rounds and costs no start-up.
+ * The load process: autocannon over HTTP/1.1 keep-alive TLS, or a closed loop on `node:http2` for
+ * HTTP/2, one job at a time, driven by `run.ts` over an IPC channel so the process (and its JIT)
+ * stays warm across rounds and costs no start-up.
+ *
+ * HTTP/2: autocannon speaks HTTP/1.1 only, h2load is not installed here, and no well-kept npm load
+ * generator does closed-loop HTTP/2 (artillery's HTTP engine schedules arrivals, open loop). The
+ * generator below is small: one TLS session (as the API server keeps one connection to a webhook
+ * and multiplexes), `connections` streams in flight, each sending its next request when its answer
+ * has arrived — the same closed loop as autocannon's connections.
  *
  * autocannon's own latency histogram keeps whole milliseconds, too coarse for sub-millisecond
  * answers, so every response's time (hrtime, in ms with fractions) is kept here and percentiles
  * are computed from the exact samples.
  */
 import autocannon from 'autocannon';
+import { connect, constants as h2 } from 'node:http2';
 
 export interface LoadJob {
   id: number;
   url: string;
   /** AdmissionReview bodies; each connection sends them in turn (a mix), or the one body. */
   bodies: string[];
+  /** HTTP/1.1: connections; HTTP/2: streams in flight on one session. */
   connections: number;
   durationSec: number;
+  protocol?: 'http1' | 'http2';
 }
 
 export interface LatencySummary {
@@ -136,6 +146,108 @@ function runJob(job: LoadJob): Promise<LoadResult> {
   });
 }
 
+/** Closed loop over one HTTP/2 session: `job.connections` streams in flight until the time is up. */
+function runHttp2Job(job: LoadJob): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const samples = new Samples();
+    const statusCodes: Record<string, number> = {};
+    const errors = { total: 0, socket: 0, timeouts: 0, non2xx: 0 };
+    const bodies = job.bodies.map((b) => Buffer.from(b));
+    const session = connect(job.url, { servername: 'localhost', rejectUnauthorized: false });
+    let failed: Error | undefined;
+    session.on('error', (error) => {
+      failed ??= error;
+    });
+    const cpuBefore = process.cpuUsage();
+    const started = performance.now();
+    const endAt = started + job.durationSec * 1000;
+    let active = 0;
+    const finish = (): void => {
+      const elapsedSec = (performance.now() - started) / 1000;
+      const cpu = process.cpuUsage(cpuBefore);
+      session.close();
+      if (failed && samples.length === 0) {
+        reject(failed);
+        return;
+      }
+      if (failed) {
+        errors.total += 1;
+        errors.socket += 1;
+      }
+      resolve({
+        id: job.id,
+        requests: samples.length,
+        elapsedSec,
+        rps: samples.length / job.durationSec,
+        latencyMs: summarise(samples),
+        errors,
+        statusCodes,
+        loadCpuMs: (cpu.user + cpu.system) / 1000,
+      });
+    };
+    const next = (worker: number, sent: number): void => {
+      if (performance.now() >= endAt || failed !== undefined || session.destroyed) {
+        active -= 1;
+        if (active === 0) finish();
+        return;
+      }
+      const body = bodies[(worker + sent) % bodies.length] ?? Buffer.alloc(0);
+      const begin = process.hrtime.bigint();
+      const stream = session.request({
+        [h2.HTTP2_HEADER_METHOD]: 'POST',
+        [h2.HTTP2_HEADER_PATH]: '/mutate',
+        'content-type': 'application/json',
+        'content-length': body.length,
+      });
+      stream.setTimeout(10_000, () => {
+        errors.total += 1;
+        errors.timeouts += 1;
+        stream.close(h2.NGHTTP2_CANCEL);
+      });
+      let status = 0;
+      stream.on('response', (headers) => {
+        status = Number(headers[h2.HTTP2_HEADER_STATUS]);
+      });
+      stream.on('data', () => {
+        // The answer's bytes are read and dropped; run.ts's preflight checks their content.
+      });
+      let done = false;
+      const complete = (error?: Error): void => {
+        if (done) return;
+        done = true;
+        if (error) {
+          errors.total += 1;
+          errors.socket += 1;
+        } else {
+          samples.push(Number(process.hrtime.bigint() - begin) / 1e6);
+          const key = String(status);
+          statusCodes[key] = (statusCodes[key] ?? 0) + 1;
+          if (status < 200 || status > 299) {
+            errors.total += 1;
+            errors.non2xx += 1;
+          }
+        }
+        next(worker, sent + 1);
+      };
+      stream.on('end', () => {
+        complete();
+      });
+      stream.on('error', complete);
+      stream.on('close', () => {
+        if (!done) complete(new Error(`stream closed (code ${String(stream.rstCode)})`));
+      });
+      stream.end(body);
+    };
+    session.once('connect', () => {
+      active = job.connections;
+      for (let w = 0; w < job.connections; w++) next(w, 0);
+    });
+    session.once('close', () => {
+      if (active === 0 && samples.length === 0 && failed) reject(failed);
+    });
+  });
+}
+
 function send(message: LoadMessage): void {
   process.send?.(message);
 }
@@ -149,7 +261,8 @@ let queue = Promise.resolve();
 process.on('message', (job: LoadJob) => {
   queue = queue.then(async () => {
     try {
-      send({ type: 'result', result: await runJob(job) });
+      const result = job.protocol === 'http2' ? await runHttp2Job(job) : await runJob(job);
+      send({ type: 'result', result });
     } catch (error) {
       send({ type: 'failed', id: job.id, error: error instanceof Error ? error.message : String(error) });
     }

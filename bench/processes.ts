@@ -4,6 +4,7 @@
  */
 import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { readFileSync, type WriteStream } from 'node:fs';
+import { connect } from 'node:http2';
 import { request } from 'node:https';
 
 export interface Started {
@@ -266,5 +267,40 @@ export function httpsRequest(
     req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within 10 s`)));
     req.on('error', reject);
     req.end(body);
+  });
+}
+
+/** One HTTP/2 request over its own session, trusting `ca` (as the API server talks to webhooks). */
+export function http2Request(
+  url: string,
+  ca: Buffer,
+  method: string,
+  path: string,
+  body?: string,
+): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const session = connect(url, { ca, servername: 'localhost' });
+    session.on('error', reject);
+    const stream = session.request({
+      ':method': method,
+      ':path': path,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    });
+    stream.setTimeout(10_000, () => {
+      stream.close();
+      reject(new Error(`${method} ${path} over HTTP/2: no answer within 10 s`));
+    });
+    let statusCode = 0;
+    stream.on('response', (headers) => {
+      statusCode = Number(headers[':status']);
+    });
+    const chunks: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('end', () => {
+      session.close();
+      resolve({ statusCode, body: Buffer.concat(chunks).toString('utf8'), httpVersion: '2.0' });
+    });
+    stream.on('error', reject);
+    stream.end(body);
   });
 }

@@ -29,9 +29,9 @@ function tooDeep(value: object, depth: number): boolean {
     }
     return false;
   }
-  for (const key in value) {
-    if (!Object.hasOwn(value, key)) continue;
-    const child = (value as Record<string, unknown>)[key];
+  const keys = Object.keys(value);
+  for (let i = 0; i < keys.length; i++) {
+    const child = (value as Record<string, unknown>)[keys[i] as string];
     if (typeof child === 'object' && child !== null && tooDeep(child, depth + 1)) return true;
   }
   return false;

@@ -88,6 +88,10 @@ export class PatchBuilder<T extends object> {
           `${operation.op} ${path}: no object or array at ${keys.slice(0, i + 1).join('/')}`,
         );
       }
+      if (this.owned.has(child)) {
+        parent = child;
+        continue;
+      }
       const mine = this.own(child);
       (parent as Record<string | number, unknown>)[key] = mine;
       parent = mine;
