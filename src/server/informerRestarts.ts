@@ -6,8 +6,9 @@
 import type { Informer, KubernetesObject } from '@kubernetes/client-node';
 import type { Log } from './log.ts';
 
-const FIRST_RETRY_MS = 1_000;
-const MAX_RETRY_MS = 30_000;
+/** Backoff of a failed watch or write: doubled per failure, capped. */
+export const FIRST_RETRY_MS = 1_000;
+export const MAX_RETRY_MS = 30_000;
 
 /**
  * Starts `informer` and keeps it running until `stopped()`. `synced` runs after each listing

@@ -14,12 +14,10 @@
 import { nodeAddressMapData, NODE_ADDRESS_MAP, type NodeAddress } from '../core/nodeAddresses.ts';
 import { INJECT_LABEL } from '../core/config.ts';
 import { describeKubeConfig, loadKubeConfig, type KubeConfigLocation } from './kubeConfig.ts';
-import { keepInformerRunning } from './informerRestarts.ts';
+import { FIRST_RETRY_MS, keepInformerRunning, MAX_RETRY_MS } from './informerRestarts.ts';
 import type { Log } from './log.ts';
 
 export const FIELD_MANAGER = 'kafka-nodeport-injector';
-const FIRST_RETRY_MS = 1_000;
-const MAX_RETRY_MS = 30_000;
 
 /** Writes one namespace's ConfigMap with exactly `data` (server-side apply). */
 export type ApplyNodeAddressMap = (namespace: string, data: Record<string, string>) => Promise<void>;
