@@ -133,6 +133,12 @@ export interface Memory {
   rssMiB: number;
   /** VmHWM: the resident set's high-water mark since the process started. */
   peakRssMiB: number;
+  /**
+   * RssAnon: the resident pages that are the process's own. The rest of the RSS is file-backed,
+   * mostly the pages of the node binary it ran (~50 MiB), shared with every Node process on the
+   * machine and reclaimable by the kernel.
+   */
+  anonMiB: number;
 }
 
 export function memoryOf(pid: number): Memory | undefined {
@@ -140,7 +146,11 @@ export function memoryOf(pid: number): Memory | undefined {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kib = (field: string): number =>
       Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]);
-    return { rssMiB: kib('VmRSS') / 1024, peakRssMiB: kib('VmHWM') / 1024 };
+    return {
+      rssMiB: kib('VmRSS') / 1024,
+      peakRssMiB: kib('VmHWM') / 1024,
+      anonMiB: kib('RssAnon') / 1024,
+    };
   } catch {
     return undefined;
   }

@@ -5,8 +5,19 @@
  */
 import type { RawConfig } from '../core/config.ts';
 import { explainLive, type LiveExplanation, type LivePod } from '../core/liveExplanation.ts';
-import { loadKubeConfig, type KubeConfigLocation } from '../server/kubeConfig.ts';
+import { connectKube } from '../server/kubeClient.ts';
+import type { KubeConfigLocation } from '../server/kubeConfig.ts';
 import { SYSTEM_NAMESPACES } from '../server/admissionHandler.ts';
+
+interface NamespaceObject {
+  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+}
+
+interface Pod {
+  metadata?: { name?: string; labels?: Record<string, string> };
+  spec?: { nodeName?: string };
+  status?: { hostIP?: string };
+}
 
 export async function explainNamespace(
   location: KubeConfigLocation,
@@ -14,21 +25,21 @@ export async function explainNamespace(
   defaults: RawConfig,
   webhookNamespace: string,
 ): Promise<LiveExplanation> {
-  const k8s = await import('@kubernetes/client-node');
-  const config = await loadKubeConfig(location);
-  const ns = namespace ?? (config.getContextObject(config.getCurrentContext())?.namespace || 'default');
-  const core = config.makeApiClient(k8s.CoreV1Api);
-  const apps = config.makeApiClient(k8s.AppsV1Api);
+  const kube = await connectKube(location);
+  const ns = namespace ?? (kube.defaultNamespace || 'default');
+  const at = `/namespaces/${encodeURIComponent(ns)}`;
+  const items = async <T = unknown>(path: string): Promise<T[]> =>
+    (await kube.get<{ items?: T[] }>(path)).items ?? [];
   const [nsObject, statefulSets, services, configMaps, pods] = await Promise.all([
-    core.readNamespace({ name: ns }),
-    apps.listNamespacedStatefulSet({ namespace: ns }),
-    core.listNamespacedService({ namespace: ns }),
-    core.listNamespacedConfigMap({ namespace: ns }),
-    core.listNamespacedPod({ namespace: ns }),
+    kube.get<NamespaceObject>(`/api/v1${at}`),
+    items<object>(`/apis/apps/v1${at}/statefulsets`),
+    items<object>(`/api/v1${at}/services`),
+    items<object>(`/api/v1${at}/configmaps`),
+    items<Pod>(`/api/v1${at}/pods`),
   ]);
   // The lists carry no kind per item; the core recognises objects by kind.
-  const withKind = (items: object[], kind: string): unknown[] => items.map((item) => ({ ...item, kind }));
-  const livePods: LivePod[] = pods.items.map((p) => ({
+  const withKind = (list: object[], kind: string): unknown[] => list.map((item) => ({ ...item, kind }));
+  const livePods: LivePod[] = pods.map((p) => ({
     name: p.metadata?.name ?? '',
     labels: p.metadata?.labels ?? {},
     ...(p.spec?.nodeName ? { nodeName: p.spec.nodeName } : {}),
@@ -42,9 +53,9 @@ export async function explainNamespace(
         annotations: nsObject.metadata?.annotations ?? {},
       },
       objects: [
-        ...withKind(statefulSets.items, 'StatefulSet'),
-        ...withKind(services.items, 'Service'),
-        ...withKind(configMaps.items, 'ConfigMap'),
+        ...withKind(statefulSets, 'StatefulSet'),
+        ...withKind(services, 'Service'),
+        ...withKind(configMaps, 'ConfigMap'),
       ],
       pods: livePods,
       protectedNamespaces: [...SYSTEM_NAMESPACES, webhookNamespace],

@@ -7,9 +7,8 @@
  * whatever cluster their shell last pointed at.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import type { KubeConfig } from '@kubernetes/client-node';
 
-const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 export type KubeConfigLocation =
   { kind: 'file'; path: string } | { kind: 'env'; value: string } | { kind: 'in-cluster' };
@@ -34,16 +33,6 @@ export function describeKubeConfig(location: KubeConfigLocation): string {
     case 'in-cluster':
       return 'in-cluster service account';
   }
-}
-
-export async function loadKubeConfig(location: KubeConfigLocation): Promise<KubeConfig> {
-  const { KubeConfig } = await import('@kubernetes/client-node');
-  const config = new KubeConfig();
-  if (location.kind === 'file') config.loadFromFile(location.path);
-  // loadFromDefault reads KUBECONFIG, which may list several files to merge.
-  else if (location.kind === 'env') config.loadFromDefault();
-  else config.loadFromCluster();
-  return config;
 }
 
 /**

@@ -1,42 +1,43 @@
 /**
- * The production NamespaceSource: a list+watch informer on `/api/v1/namespaces` from
- * @kubernetes/client-node. The informer stops on a list or watch error; it is restarted here with
- * a capped backoff, and the cache keeps serving what it had meanwhile.
+ * The production NamespaceSource: list+watch of `/api/v1/namespaces` (kubeInformer.ts). A failed
+ * watch is retried there; the cache keeps serving what it had meanwhile.
  *
  * Needs RBAC `list` and `watch` on namespaces.
  */
-import type { Informer, V1Namespace } from '@kubernetes/client-node';
-import { describeKubeConfig, loadKubeConfig, type KubeConfigLocation } from './kubeConfig.ts';
-import { keepInformerRunning } from './informerRestarts.ts';
+import { connectKube } from './kubeClient.ts';
+import { describeKubeConfig, type KubeConfigLocation } from './kubeConfig.ts';
+import { startInformer, type Informer } from './kubeInformer.ts';
 import type { Log } from './log.ts';
 import type { NamespaceEvents, NamespaceSource } from './namespaceCache.ts';
 
+interface Namespace {
+  metadata?: { name?: string; annotations?: Record<string, string> };
+}
+
 export function kubeNamespaceSource(location: KubeConfigLocation, log: Log): NamespaceSource {
-  let informer: Informer<V1Namespace> | undefined;
+  let informer: Informer | undefined;
   let stopped = false;
 
   async function connect(events: NamespaceEvents): Promise<void> {
-    const k8s = await import('@kubernetes/client-node');
-    const config = await loadKubeConfig(location);
-    const api = config.makeApiClient(k8s.CoreV1Api);
-    const watched = k8s.makeInformer(config, '/api/v1/namespaces', () => api.listNamespace());
-    informer = watched;
-    const upsert = (ns: V1Namespace): void => {
-      if (ns.metadata?.name) events.upsert(ns.metadata.name, ns.metadata.annotations);
-    };
-    watched.on('add', upsert);
-    watched.on('update', upsert);
-    watched.on('delete', (ns) => {
-      if (ns.metadata?.name) events.remove(ns.metadata.name);
-    });
-    await keepInformerRunning(
-      watched,
+    const client = await connectKube(location);
+    if (stopped) return;
+    informer = startInformer<Namespace>(
+      client,
       'namespace',
-      log,
-      () => stopped,
-      () => {
-        events.synced();
+      '/api/v1/namespaces',
+      {},
+      {
+        upsert: (ns) => {
+          if (ns.metadata?.name) events.upsert(ns.metadata.name, ns.metadata.annotations);
+        },
+        remove: (name) => {
+          events.remove(name);
+        },
+        synced: () => {
+          events.synced();
+        },
       },
+      log,
     );
   }
 

@@ -25,7 +25,8 @@ import {
   releaseRecordSelector,
   type ReleaseRecordItem,
 } from './helmReleaseRecord.ts';
-import { loadKubeConfig, type KubeConfigLocation } from './kubeConfig.ts';
+import { connectKube } from './kubeClient.ts';
+import type { KubeConfigLocation } from './kubeConfig.ts';
 import type { Log } from './log.ts';
 
 export type ReleaseLookup = (namespace: string, object: unknown) => Promise<ReleaseView>;
@@ -39,6 +40,11 @@ interface Lists {
   configMaps(namespace: string): Promise<unknown[]>;
   allServices(): Promise<unknown[]>;
   releaseRecords(namespace: string, release: string): Promise<ReleaseRecordItem[]>;
+}
+
+interface Secret {
+  metadata?: { name?: string; labels?: Record<string, string> };
+  data?: Record<string, string>;
 }
 
 const PARTIAL_NONE: ReleaseView = { objects: [], complete: false };
@@ -110,32 +116,25 @@ export interface ClusterView {
 export function kubeClusterView(location: KubeConfigLocation, log: Log, timeoutMs = 2000): ClusterView {
   let client: Promise<Lists> | undefined;
   const connect = async (): Promise<Lists> => {
-    const { AppsV1Api, CoreV1Api } = await import('@kubernetes/client-node');
-    const config = await loadKubeConfig(location);
-    const apps = config.makeApiClient(AppsV1Api);
-    const core = config.makeApiClient(CoreV1Api);
+    const kube = await connectKube(location);
+    const items = async (path: string, query?: Record<string, string>): Promise<unknown[]> =>
+      (await kube.get<{ items?: unknown[] }>(path, query)).items ?? [];
     // List items carry no kind; the core recognises objects by it.
+    const ofKind = async (path: string, apiVersion: string, kind: string): Promise<unknown[]> =>
+      (await items(path)).map((item) => Object.assign({}, item, { apiVersion, kind }));
+    const ns = (namespace: string): string => `/namespaces/${encodeURIComponent(namespace)}`;
     return {
-      statefulSets: async (namespace) =>
-        (await apps.listNamespacedStatefulSet({ namespace })).items.map((s) =>
-          Object.assign({}, s, { apiVersion: 'apps/v1', kind: 'StatefulSet' }),
-        ),
-      services: async (namespace) =>
-        (await core.listNamespacedService({ namespace })).items.map((s) =>
-          Object.assign({}, s, { apiVersion: 'v1', kind: 'Service' }),
-        ),
-      configMaps: async (namespace) =>
-        (await core.listNamespacedConfigMap({ namespace })).items.map((c) =>
-          Object.assign({}, c, { apiVersion: 'v1', kind: 'ConfigMap' }),
-        ),
-      allServices: async () => (await core.listServiceForAllNamespaces()).items,
+      statefulSets: (namespace) =>
+        ofKind(`/apis/apps/v1${ns(namespace)}/statefulsets`, 'apps/v1', 'StatefulSet'),
+      services: (namespace) => ofKind(`/api/v1${ns(namespace)}/services`, 'v1', 'Service'),
+      configMaps: (namespace) => ofKind(`/api/v1${ns(namespace)}/configmaps`, 'v1', 'ConfigMap'),
+      allServices: () => items('/api/v1/services'),
       releaseRecords: async (namespace, release) => {
-        const list = await core.listNamespacedSecret({
-          namespace,
+        const secrets = (await items(`/api/v1${ns(namespace)}/secrets`, {
           labelSelector: releaseRecordSelector(release),
           fieldSelector: 'type=helm.sh/release.v1',
-        });
-        return list.items.map((secret) => ({
+        })) as Secret[];
+        return secrets.map((secret) => ({
           name: secret.metadata?.name ?? '',
           labels: secret.metadata?.labels ?? {},
           ...(secret.data?.['release'] === undefined ? {} : { release: secret.data['release'] }),

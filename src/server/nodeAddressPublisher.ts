@@ -13,8 +13,10 @@
  */
 import { nodeAddressMapData, NODE_ADDRESS_MAP, type NodeAddress } from '../core/nodeAddresses.ts';
 import { INJECT_LABEL } from '../core/config.ts';
-import { describeKubeConfig, loadKubeConfig, type KubeConfigLocation } from './kubeConfig.ts';
-import { FIRST_RETRY_MS, keepInformerRunning, MAX_RETRY_MS } from './informerRestarts.ts';
+import { Backoff } from './backoff.ts';
+import { connectKube, PATCH } from './kubeClient.ts';
+import { describeKubeConfig, type KubeConfigLocation } from './kubeConfig.ts';
+import { startInformer } from './kubeInformer.ts';
 import type { Log } from './log.ts';
 
 export const FIELD_MANAGER = 'kafka-nodeport-injector';
@@ -34,7 +36,7 @@ export class NodeAddressPublisher {
   #flushing: Promise<void> | undefined;
   #again = false;
   #retryTimer: NodeJS.Timeout | undefined;
-  #retryMs = FIRST_RETRY_MS;
+  readonly #backoff = new Backoff();
   #stopped = false;
 
   constructor(apply: ApplyNodeAddressMap, log: Log, excludedNamespaces: Iterable<string>) {
@@ -113,21 +115,20 @@ export class NodeAddressPublisher {
       } catch (error) {
         failed = true;
         this.#log.warn(
-          `ConfigMap ${namespace}/${NODE_ADDRESS_MAP} not written (retrying in ${String(this.#retryMs)} ms): ${error instanceof Error ? error.message : String(error)}`,
+          `ConfigMap ${namespace}/${NODE_ADDRESS_MAP} not written (retrying in ${String(this.#backoff.pendingMs)} ms): ${error instanceof Error ? error.message : String(error)}`,
         );
       }
     }
     if (!failed) {
-      this.#retryMs = FIRST_RETRY_MS;
+      this.#backoff.reset();
       return;
     }
     // A failed write is retried, not lost until the next node change.
     clearTimeout(this.#retryTimer);
     this.#retryTimer = setTimeout(() => {
       this.#changed();
-    }, this.#retryMs);
+    }, this.#backoff.next());
     this.#retryTimer.unref();
-    this.#retryMs = Math.min(this.#retryMs * 2, MAX_RETRY_MS);
   }
 }
 
@@ -147,63 +148,61 @@ export async function kubeNodeAddressPublisher(
   log: Log,
   excludedNamespaces: Iterable<string>,
 ): Promise<RunningPublisher> {
-  const k8s = await import('@kubernetes/client-node');
-  const config = await loadKubeConfig(location);
-  const core = config.makeApiClient(k8s.CoreV1Api);
-  const objects = k8s.KubernetesObjectApi.makeApiClient(config);
+  const client = await connectKube(location);
   const apply: ApplyNodeAddressMap = async (namespace, data) => {
-    await objects.patch(
+    await client.patch(
+      `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps/${NODE_ADDRESS_MAP}`,
       { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: NODE_ADDRESS_MAP, namespace }, data },
-      undefined,
-      undefined,
-      FIELD_MANAGER,
-      true,
-      k8s.PatchStrategy.ServerSideApply,
+      PATCH.apply,
+      { fieldManager: FIELD_MANAGER, force: true },
     );
   };
   const publisher = new NodeAddressPublisher(apply, log, excludedNamespaces);
 
-  const selector = `${INJECT_LABEL}=enabled`;
-  const nodes = k8s.makeInformer(config, '/api/v1/nodes', () => core.listNode());
-  const namespaces = k8s.makeInformer(
-    config,
-    `/api/v1/namespaces`,
-    () => core.listNamespace({ labelSelector: selector }),
-    selector,
-  );
-  const addressesOf = (node: {
+  interface Node {
+    metadata?: { name?: string };
     status?: { addresses?: { type: string; address: string }[] };
-  }): NodeAddress[] => (node.status?.addresses ?? []).map((a) => ({ type: a.type, address: a.address }));
-  nodes.on('add', (node) => {
-    if (node.metadata?.name) publisher.upsertNode(node.metadata.name, addressesOf(node));
-  });
-  nodes.on('update', (node) => {
-    if (node.metadata?.name) publisher.upsertNode(node.metadata.name, addressesOf(node));
-  });
-  nodes.on('delete', (node) => {
-    if (node.metadata?.name) publisher.removeNode(node.metadata.name);
-  });
-  const upsertNamespace = (ns: { metadata?: { name?: string } }): void => {
-    if (ns.metadata?.name) publisher.upsertNamespace(ns.metadata.name);
-  };
-  namespaces.on('add', upsertNamespace);
-  namespaces.on('update', upsertNamespace);
-  namespaces.on('delete', (ns) => {
-    if (ns.metadata?.name) publisher.removeNamespace(ns.metadata.name);
-  });
-
-  let stopped = false;
-  const isStopped = (): boolean => stopped;
-  void keepInformerRunning(namespaces, 'opted-in namespace', log, isStopped, () => undefined);
-  void keepInformerRunning(nodes, 'node', log, isStopped, () => {
-    publisher.nodesSynced();
-  });
+  }
+  const nodes = startInformer<Node>(
+    client,
+    'node',
+    '/api/v1/nodes',
+    {},
+    {
+      upsert: (node) => {
+        const addresses = (node.status?.addresses ?? []).map((a) => ({ type: a.type, address: a.address }));
+        if (node.metadata?.name) publisher.upsertNode(node.metadata.name, addresses);
+      },
+      remove: (name) => {
+        publisher.removeNode(name);
+      },
+      synced: () => {
+        publisher.nodesSynced();
+      },
+    },
+    log,
+  );
+  const namespaces = startInformer<{ metadata?: { name?: string } }>(
+    client,
+    'opted-in namespace',
+    '/api/v1/namespaces',
+    { labelSelector: `${INJECT_LABEL}=enabled` },
+    {
+      upsert: (ns) => {
+        if (ns.metadata?.name) publisher.upsertNamespace(ns.metadata.name);
+      },
+      remove: (name) => {
+        publisher.removeNamespace(name);
+      },
+      synced: () => undefined,
+    },
+    log,
+  );
 
   return {
     description: `ConfigMap ${NODE_ADDRESS_MAP} in opted-in namespaces via ${describeKubeConfig(location)}`,
     publisher,
     async stop() {
-      stopped = true;
       publisher.stop();
       await Promise.allSettled([nodes.stop(), namespaces.stop()]);
     },

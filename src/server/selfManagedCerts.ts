@@ -16,13 +16,6 @@
  * RBAC: secrets create, and get/watch/update on this Secret's name; get/patch on the webhook
  * configuration (manifests/base/rbac.yaml).
  */
-import type {
-  AdmissionregistrationV1Api,
-  CoreV1Api,
-  KubeConfig,
-  V1MutatingWebhookConfiguration,
-  V1Secret,
-} from '@kubernetes/client-node';
 import { generateCertificateSet, certificateExpiry, type PemPair } from './certificates.ts';
 import {
   ROTATION_ANNOTATIONS,
@@ -39,7 +32,9 @@ import {
   type RotationStep,
   type TlsSecret,
 } from './certificateRotation.ts';
-import { loadKubeConfig, type KubeConfigLocation } from './kubeConfig.ts';
+import { Backoff } from './backoff.ts';
+import { connectKube, PATCH, statusOf, type KubeClient, type Watch } from './kubeClient.ts';
+import type { KubeConfigLocation } from './kubeConfig.ts';
 import type { Log } from './log.ts';
 
 export interface SelfManagedCertsOptions {
@@ -57,8 +52,8 @@ export interface SelfManagedCertsOptions {
 }
 
 const DEFAULT_RESYNC_MS = 60_000;
-const FIRST_RETRY_MS = 1_000;
-const MAX_RETRY_MS = 30_000;
+/** The Secret's watch is ended by the server after this long and opened again. */
+const WATCH_SECONDS = 300;
 /** Steps taken in one go before the loop yields (a healthy rotation needs at most two). */
 const MAX_STEPS_PER_PASS = 10;
 
@@ -66,15 +61,31 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function statusOf(error: unknown): number | undefined {
-  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
-  return typeof code === 'number' ? code : undefined;
+/** The parts of a Secret and a webhook configuration this loop reads and writes (API JSON). */
+interface Secret {
+  apiVersion?: string;
+  kind?: string;
+  type?: string;
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  data?: Record<string, string>;
+}
+
+interface WebhookConfiguration {
+  metadata?: { resourceVersion?: string; annotations?: Record<string, string> };
+  webhooks?: { name: string; clientConfig: { caBundle?: string } }[];
 }
 
 const decode = (base64: string | undefined): string => Buffer.from(base64 ?? '', 'base64').toString('utf8');
 const encode = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
 
-function tlsSecretOf(secret: V1Secret): TlsSecret {
+function tlsSecretOf(secret: Secret): TlsSecret {
   return {
     uid: secret.metadata?.uid ?? '',
     data: Object.fromEntries(Object.entries(secret.data ?? {}).map(([key, value]) => [key, decode(value)])),
@@ -82,34 +93,27 @@ function tlsSecretOf(secret: V1Secret): TlsSecret {
   };
 }
 
-function publishedBundleOf(config: V1MutatingWebhookConfiguration): PublishedBundle {
+function publishedBundleOf(config: WebhookConfiguration): PublishedBundle {
   return {
     bundles: (config.webhooks ?? []).map((webhook) => decode(webhook.clientConfig.caBundle)),
     annotations: { ...config.metadata?.annotations },
   };
 }
 
-interface Clients {
-  core: CoreV1Api;
-  admission: AdmissionregistrationV1Api;
-  config: KubeConfig;
-  k8s: typeof import('@kubernetes/client-node');
-}
-
 export class SelfManagedCerts {
   readonly #options: SelfManagedCertsOptions;
   readonly #now: () => Date;
-  #clients: Promise<Clients> | undefined;
+  #client: Promise<KubeClient> | undefined;
   #loaded = false;
   #stopped = false;
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Infinity;
   #running: Promise<void> | undefined;
   #again = false;
-  #retryMs = FIRST_RETRY_MS;
-  #watchAbort: AbortController | undefined;
+  readonly #retry = new Backoff();
+  readonly #watchRetry = new Backoff();
+  #secretWatch: Watch | undefined;
   #watchTimer: NodeJS.Timeout | undefined;
-  #watchFailures = 0;
   #watchResourceVersion: string | undefined;
   #lastWait = '';
 
@@ -136,7 +140,7 @@ export class SelfManagedCerts {
     this.#stopped = true;
     clearTimeout(this.#timer);
     clearTimeout(this.#watchTimer);
-    this.#watchAbort?.abort();
+    this.#secretWatch?.stop();
     await this.#running;
   }
 
@@ -174,15 +178,14 @@ export class SelfManagedCerts {
     this.#running = this.#pass()
       .then(
         (nextInMs) => {
-          this.#retryMs = FIRST_RETRY_MS;
+          this.#retry.reset();
           return nextInMs;
         },
         (error: unknown) => {
+          const delay = this.#retry.next();
           this.#options.log.warn(
-            `self-managed certificates (${this.description}): ${errorMessage(error)}; retrying in ${this.#retryMs} ms`,
+            `self-managed certificates (${this.description}): ${errorMessage(error)}; retrying in ${String(delay)} ms`,
           );
-          const delay = this.#retryMs;
-          this.#retryMs = Math.min(this.#retryMs * 2, MAX_RETRY_MS);
           return delay;
         },
       )
@@ -193,31 +196,31 @@ export class SelfManagedCerts {
       });
   }
 
-  #connect(): Promise<Clients> {
-    this.#clients ??= (async () => {
-      const k8s = await import('@kubernetes/client-node');
-      const config = await loadKubeConfig(this.#options.kubeConfig);
-      return {
-        core: config.makeApiClient(k8s.CoreV1Api),
-        admission: config.makeApiClient(k8s.AdmissionregistrationV1Api),
-        config,
-        k8s,
-      };
-    })();
-    this.#clients.catch(() => {
-      this.#clients = undefined;
+  #connect(): Promise<KubeClient> {
+    this.#client ??= connectKube(this.#options.kubeConfig);
+    this.#client.catch(() => {
+      this.#client = undefined;
     });
-    return this.#clients;
+    return this.#client;
+  }
+
+  get #secretPath(): string {
+    const { namespace, secretName } = this.#options;
+    return `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(secretName)}`;
+  }
+
+  get #webhookPath(): string {
+    return `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${encodeURIComponent(this.#options.webhookConfigurationName)}`;
   }
 
   /** One round: steps until the answer is to wait; returns how long (ms). */
   async #pass(): Promise<number> {
-    const clients = await this.#connect();
+    const client = await this.#connect();
     for (let i = 0; i < MAX_STEPS_PER_PASS && !this.#stopped; i++) {
-      const raw = await this.#readOrCreateSecret(clients);
+      const raw = await this.#readOrCreateSecret(client);
       const secret = tlsSecretOf(raw);
       this.#serve(secret);
-      const webhook = await this.#readWebhook(clients);
+      const webhook = await this.#readWebhook(client);
       const now = this.#now();
       const step = nextStep(secret, webhook && publishedBundleOf(webhook), this.#options.policy, now);
       if (step.kind === 'wait') {
@@ -226,8 +229,8 @@ export class SelfManagedCerts {
       }
       const done =
         step.kind === 'publish'
-          ? await this.#publish(clients, webhook, step)
-          : await this.#write(clients, raw, secret, step, now);
+          ? await this.#publish(client, webhook, step)
+          : await this.#write(client, raw, secret, step, now);
       if (done) this.#lastWait = '';
     }
     return 1000;
@@ -255,42 +258,43 @@ export class SelfManagedCerts {
     }
   }
 
-  async #readOrCreateSecret({ core, k8s }: Clients): Promise<V1Secret> {
+  async #readOrCreateSecret(client: KubeClient): Promise<Secret> {
     const { namespace, secretName: name } = this.#options;
     try {
-      return await core.readNamespacedSecret({ name, namespace });
+      return await client.get<Secret>(this.#secretPath);
     } catch (error) {
       if (statusOf(error) !== 404) throw error;
     }
     const content = freshContent(await this.#generate(this.#options.policy.hosts), 1);
-    const body = Object.assign(new k8s.V1Secret(), {
+    const body: Secret = {
       apiVersion: 'v1',
       kind: 'Secret',
       type: 'kubernetes.io/tls',
-      metadata: Object.assign(new k8s.V1ObjectMeta(), {
+      metadata: {
         name,
         namespace,
         labels: { 'app.kubernetes.io/name': 'kafka-nodeport-injector' },
         annotations: content.annotations,
-      }),
+      },
       data: Object.fromEntries(Object.entries(content.data).map(([key, value]) => [key, encode(value)])),
-    });
+    };
     try {
-      const created = await core.createNamespacedSecret({ namespace, body });
+      const created = await client.create<Secret>(
+        `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets`,
+        body,
+      );
       this.#options.log.info(`created ${this.description} with a new CA and serving certificate`);
       return created;
     } catch (error) {
       if (statusOf(error) !== 409) throw error;
       this.#options.log.info(`${this.description} was created by another replica meanwhile: using it`);
-      return core.readNamespacedSecret({ name, namespace });
+      return client.get<Secret>(this.#secretPath);
     }
   }
 
-  async #readWebhook({ admission }: Clients): Promise<V1MutatingWebhookConfiguration | undefined> {
+  async #readWebhook(client: KubeClient): Promise<WebhookConfiguration | undefined> {
     try {
-      return await admission.readMutatingWebhookConfiguration({
-        name: this.#options.webhookConfigurationName,
-      });
+      return await client.get<WebhookConfiguration>(this.#webhookPath);
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
       throw error;
@@ -303,8 +307,8 @@ export class SelfManagedCerts {
 
   /** Applies a step to the Secret; false when another replica changed it first (409). */
   async #write(
-    { core, k8s }: Clients,
-    raw: V1Secret,
+    client: KubeClient,
+    raw: Secret,
     secret: TlsSecret,
     step: Exclude<RotationStep, { kind: 'wait' | 'publish' }>,
     now: Date,
@@ -338,15 +342,11 @@ export class SelfManagedCerts {
     );
     // `raw` was read for this step only. Its resourceVersion stays as read: the update fails with
     // 409 if anyone wrote in between.
-    raw.metadata ??= new k8s.V1ObjectMeta();
+    raw.metadata ??= {};
     raw.metadata.annotations = content.annotations;
     raw.data = data;
     try {
-      await core.replaceNamespacedSecret({
-        name: this.#options.secretName,
-        namespace: this.#options.namespace,
-        body: raw,
-      });
+      await client.replace(this.#secretPath, raw);
     } catch (error) {
       if (statusOf(error) === 409) return false;
       throw error;
@@ -356,8 +356,8 @@ export class SelfManagedCerts {
   }
 
   async #publish(
-    { admission, k8s }: Clients,
-    webhook: V1MutatingWebhookConfiguration | undefined,
+    client: KubeClient,
+    webhook: WebhookConfiguration | undefined,
     step: Extract<RotationStep, { kind: 'publish' }>,
   ): Promise<boolean> {
     if (!webhook) return false;
@@ -375,10 +375,7 @@ export class SelfManagedCerts {
       webhooks: (webhook.webhooks ?? []).map((entry) => ({ name: entry.name, clientConfig: { caBundle } })),
     };
     try {
-      await admission.patchMutatingWebhookConfiguration(
-        { name: this.#options.webhookConfigurationName, body: patch },
-        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
-      );
+      await client.patch(this.#webhookPath, patch, PATCH.strategicMerge);
     } catch (error) {
       if (statusOf(error) === 409) return false;
       throw error;
@@ -387,6 +384,11 @@ export class SelfManagedCerts {
       `caBundle of mutatingwebhookconfiguration ${this.#options.webhookConfigurationName} set to ${splitBundle(step.bundle).length} CA(s) on ${patch.webhooks.length} webhook(s) (${step.from})`,
     );
     return true;
+  }
+
+  /** A call, not the field: TypeScript keeps a narrowed field narrowed across an await. */
+  #isStopped(): boolean {
+    return this.#stopped;
   }
 
   /** Watches the Secret by name; any change sends the loop round (and so reloads the pair). */
@@ -400,53 +402,48 @@ export class SelfManagedCerts {
 
   async #watch(): Promise<void> {
     const { namespace, secretName } = this.#options;
-    let clients: Clients;
+    let failure: unknown;
     try {
-      clients = await this.#connect();
-    } catch {
-      this.#startWatch(this.#watchBackoff());
-      return;
-    }
-    const startedAt = Date.now();
-    const restart = (error: unknown): void => {
+      const client = await this.#connect();
       if (this.#stopped) return;
-      // The client ends a quiet watch after 30 s; that is routine, not a failure.
-      const routine = Date.now() - startedAt > 5_000;
-      if (routine) this.#watchFailures = 0;
-      else if (error) {
-        this.#options.log.warn(`watch of ${this.description} failed: ${errorMessage(error)}`);
-      }
-      this.#startWatch(routine ? 0 : this.#watchBackoff());
-    };
-    try {
-      this.#watchAbort = await new clients.k8s.Watch(clients.config).watch(
+      this.#secretWatch = await client.watch(
         `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets`,
         {
           fieldSelector: `metadata.name=${secretName}`,
           allowWatchBookmarks: true,
           resourceVersion: this.#watchResourceVersion,
+          timeoutSeconds: WATCH_SECONDS,
         },
-        (phase: string, object: unknown) => {
-          const metadata = (object as { metadata?: { resourceVersion?: string } } | undefined)?.metadata;
-          if (phase === 'ERROR') {
+        ({ type, object }) => {
+          if (type === 'ERROR') {
             // Usually 410 Gone: our resourceVersion is too old; start from now.
             this.#watchResourceVersion = undefined;
+            this.#secretWatch?.stop();
             return;
           }
+          const metadata = (object as Secret | undefined)?.metadata;
           this.#watchResourceVersion = metadata?.resourceVersion ?? this.#watchResourceVersion;
-          if (phase !== 'BOOKMARK') this.#trigger(0);
+          if (type !== 'BOOKMARK') this.#trigger(0);
         },
-        restart,
       );
       // stop() may have come while the watch was connecting.
-      if (this.#stopped) this.#watchAbort.abort();
+      if (this.#isStopped()) this.#secretWatch.stop();
+      failure = await this.#secretWatch.done;
     } catch (error) {
-      restart(error);
+      failure = error;
     }
-  }
-
-  #watchBackoff(): number {
-    this.#watchFailures += 1;
-    return Math.min(FIRST_RETRY_MS * 2 ** (this.#watchFailures - 1), MAX_RETRY_MS);
+    this.#secretWatch = undefined;
+    if (this.#isStopped()) return;
+    if (failure === undefined) {
+      // The server ended the watch (timeoutSeconds): routine, open the next one at once.
+      this.#watchRetry.reset();
+      this.#startWatch(0);
+      return;
+    }
+    const delay = this.#watchRetry.next();
+    this.#options.log.warn(
+      `watch of ${this.description} failed (retrying in ${String(delay)} ms): ${errorMessage(failure)}`,
+    );
+    this.#startWatch(delay);
   }
 }

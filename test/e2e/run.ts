@@ -23,6 +23,8 @@
  *  4. `mutate` as a Helm post-renderer; `kubectl apply --dry-run=server`; two node-ports side by
  *     side and a clash; the webhook stopped and restarted (failurePolicy Fail).
  *  5. test/e2e/self-managed-certs.ts, when present, as a sub-step (its own cluster).
+ *  Before the charts: the webhook's own Kubernetes client against the API server
+ *  (kubeClientSteps.ts).
  *
  * Env: KNI_E2E_BIN_DIR, KNI_E2E_KEEP (see README.md), SHARED_DIR (default ../shared beside the
  * repository), KNI_SKIP_BUILD=1 (use dist/ as it is), KNI_E2E_ONLY=<substring> (only the charts
@@ -73,6 +75,7 @@ import {
   type FakeNode,
   type WebhookLatency,
 } from './cluster.ts';
+import { kubeClientSteps } from './kubeClientSteps.ts';
 import {
   changedPaths,
   getObject,
@@ -1385,6 +1388,7 @@ async function main(): Promise<void> {
       () => registerWebhook(cluster, wh, caPem),
     );
     if (!registered) throw new Error('webhook not reachable: nothing else can run');
+    await kubeClientSteps(cluster, check);
     const overallBefore = await cluster.webhookAdmissionMetrics();
     const auditFrom = wh.audit.length;
 

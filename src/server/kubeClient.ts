@@ -1,0 +1,239 @@
+/**
+ * The webhook's own Kubernetes client: JSON over HTTPS to the API server, and watches as
+ * newline-delimited JSON streams. It is all `serve` and `explain --kubeconfig` need — a few
+ * reads, a create, a replace, two kinds of patch and list+watch (kubeInformer.ts).
+ *
+ * Why not @kubernetes/client-node: importing it costs ~40 MiB of resident memory (its config
+ * module pulls in every generated API and model), more than the rest of the webhook together,
+ * in a process that only ever calls a handful of endpoints. It is still used where it does what
+ * this file does not: credential plugins (`exec`, `auth-provider`) in a kubeconfig, see
+ * kubeCredentials.ts.
+ *
+ * Objects stay the API server's JSON: no typed models, no Date conversion. The core reads
+ * admission JSON, and the same shapes come back from here.
+ */
+import { request, type RequestOptions } from 'node:https';
+import { request as plainRequest, type IncomingMessage } from 'node:http';
+import type { KubeConfigLocation } from './kubeConfig.ts';
+import { loadCredentials, type KubeCredentials } from './kubeCredentials.ts';
+
+/** A non-2xx answer of the API server; `status` is the HTTP status (404, 409, 410, …). */
+export class KubeApiError extends Error {
+  readonly status: number;
+  readonly reason: string | undefined;
+
+  constructor(status: number, reason: string | undefined, message: string) {
+    super(message);
+    this.name = 'KubeApiError';
+    this.status = status;
+    this.reason = reason;
+  }
+}
+
+/** The HTTP status of a failed call, when the API server answered. */
+export function statusOf(error: unknown): number | undefined {
+  return error instanceof KubeApiError ? error.status : undefined;
+}
+
+export type Query = Record<string, string | number | boolean | undefined>;
+
+export const PATCH = {
+  merge: 'application/merge-patch+json',
+  strategicMerge: 'application/strategic-merge-patch+json',
+  apply: 'application/apply-patch+yaml',
+} as const;
+export type PatchType = (typeof PATCH)[keyof typeof PATCH];
+
+export interface WatchEvent {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: unknown;
+}
+
+export interface Watch {
+  /**
+   * Resolves when the stream ends: with undefined when the server closed it (its timeoutSeconds)
+   * or `stop()` was called, with the error when it failed.
+   */
+  readonly done: Promise<Error | undefined>;
+  stop(): void;
+}
+
+/** A request that gets no answer in this time fails (watches: no first byte in this time). */
+const REQUEST_TIMEOUT_MS = 10_000;
+/** Bound on one watch event line: an object is at most ~1.5 MiB in etcd. */
+const MAX_EVENT_BYTES = 16 * 1024 * 1024;
+
+function withQuery(path: string, query: Query | undefined): string {
+  if (!query) return path;
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
+  const text = params.toString();
+  return text ? `${path}?${text}` : path;
+}
+
+function failure(status: number, body: string, method: string, path: string): KubeApiError {
+  let reason: string | undefined;
+  let message = body.slice(0, 500);
+  try {
+    const parsed = JSON.parse(body) as { reason?: unknown; message?: unknown };
+    if (typeof parsed.reason === 'string') reason = parsed.reason;
+    if (typeof parsed.message === 'string') message = parsed.message;
+  } catch {
+    // not a Status object: keep the start of the text
+  }
+  return new KubeApiError(status, reason, `${method} ${path}: ${String(status)} ${message}`);
+}
+
+export class KubeClient {
+  readonly #credentials: KubeCredentials;
+
+  constructor(credentials: KubeCredentials) {
+    this.#credentials = credentials;
+  }
+
+  get description(): string {
+    return this.#credentials.description;
+  }
+
+  /** The namespace of the kubeconfig's current context, if it names one. */
+  get defaultNamespace(): string | undefined {
+    return this.#credentials.namespace;
+  }
+
+  get<T = unknown>(path: string, query?: Query): Promise<T> {
+    return this.#json<T>('GET', path, query);
+  }
+
+  create<T = unknown>(path: string, body: unknown, query?: Query): Promise<T> {
+    return this.#json<T>('POST', path, query, body, 'application/json');
+  }
+
+  replace<T = unknown>(path: string, body: unknown, query?: Query): Promise<T> {
+    return this.#json<T>('PUT', path, query, body, 'application/json');
+  }
+
+  patch<T = unknown>(path: string, body: unknown, type: PatchType, query?: Query): Promise<T> {
+    return this.#json<T>('PATCH', path, query, body, type);
+  }
+
+  /**
+   * Opens a watch (`?watch=true` is added) and calls `onEvent` per event, in order. Events of
+   * type ERROR carry a Status object (410 Gone: the resourceVersion is too old, list again).
+   */
+  async watch(path: string, query: Query, onEvent: (event: WatchEvent) => void): Promise<Watch> {
+    const abort = new AbortController();
+    const response = await this.#send('GET', withQuery(path, { ...query, watch: true }), {
+      signal: abort.signal,
+    });
+    if (response.statusCode !== 200) {
+      const body = await readBody(response);
+      throw failure(response.statusCode ?? 0, body, 'GET', path);
+    }
+    const done = new Promise<Error | undefined>((resolve) => {
+      let failed: Error | undefined;
+      let pending = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        pending += chunk;
+        let newline = pending.indexOf('\n');
+        try {
+          while (newline >= 0) {
+            const line = pending.slice(0, newline);
+            pending = pending.slice(newline + 1);
+            if (line.trim() !== '') onEvent(JSON.parse(line) as WatchEvent);
+            newline = pending.indexOf('\n');
+          }
+        } catch (error) {
+          response.destroy(error instanceof Error ? error : new Error(String(error)));
+        }
+        if (pending.length > MAX_EVENT_BYTES) response.destroy(new Error('watch event too large'));
+      });
+      response.on('error', (error) => {
+        failed = abort.signal.aborted ? undefined : error;
+      });
+      response.on('close', () => {
+        resolve(failed);
+      });
+    });
+    return {
+      done,
+      stop: () => {
+        abort.abort();
+      },
+    };
+  }
+
+  async #json<T>(method: string, path: string, query?: Query, body?: unknown, type?: string): Promise<T> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const response = await this.#send(method, withQuery(path, query), { payload, type });
+    const text = await readBody(response);
+    const status = response.statusCode ?? 0;
+    if (status < 200 || status >= 300) throw failure(status, text, method, path);
+    return JSON.parse(text) as T;
+  }
+
+  async #send(
+    method: string,
+    path: string,
+    {
+      signal,
+      payload,
+      type,
+    }: { signal?: AbortSignal; payload?: string | undefined; type?: string | undefined },
+  ): Promise<IncomingMessage> {
+    const base = await this.#credentials.requestOptions();
+    const url = new URL(this.#credentials.server);
+    // A server URL may carry a path prefix (an API proxy): the API path goes after it.
+    const prefix = url.pathname.replace(/\/$/, '');
+    const headers: Record<string, string> = {
+      ...base.headers,
+      accept: 'application/json',
+      'user-agent': 'kafka-nodeport-injector',
+    };
+    if (payload !== undefined) {
+      headers['content-type'] = type ?? 'application/json';
+      headers['content-length'] = String(Buffer.byteLength(payload));
+    }
+    const options: RequestOptions = {
+      ...base,
+      method,
+      hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: url.port || (url.protocol === 'http:' ? 80 : 443),
+      path: prefix + path,
+      headers,
+      ...(signal ? { signal } : {}),
+    };
+    const send = url.protocol === 'http:' ? plainRequest : request;
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      const req = send(options, resolve);
+      req.setTimeout(REQUEST_TIMEOUT_MS, () => {
+        req.destroy(new Error(`${method} ${path}: no answer in ${String(REQUEST_TIMEOUT_MS)} ms`));
+      });
+      if (signal) {
+        // A watch: the timeout guards the wait for its answer, then the stream stays quiet for minutes.
+        req.on('response', (response) => {
+          req.setTimeout(0);
+          response.socket.setTimeout(0);
+        });
+      }
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+}
+
+function readBody(response: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    response.on('data', (chunk: Buffer) => chunks.push(chunk));
+    response.on('end', () => {
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+    response.on('error', reject);
+  });
+}
+
+/** A client for the API server named by `location` (reads the credentials, connects lazily). */
+export async function connectKube(location: KubeConfigLocation): Promise<KubeClient> {
+  return new KubeClient(await loadCredentials(location));
+}

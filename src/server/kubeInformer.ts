@@ -1,0 +1,190 @@
+/**
+ * List+watch of one resource, the way client-go's reflector does it: a complete (paginated)
+ * list, then a watch from the list's resourceVersion with bookmarks; a watch the server ends
+ * (its timeoutSeconds) is opened again from the last resourceVersion seen; 410 Gone (that
+ * version is compacted away) lists again; any other failure waits (backoff.ts) and tries again.
+ * Caches built on it (namespace annotations, the node-address map) keep serving what they had
+ * meanwhile and catch up after.
+ *
+ * The informer keeps no objects, only their keys: each consumer keeps the few fields it decides
+ * on (the namespace cache its own annotations, the publisher node addresses), so a large cluster's
+ * Nodes and Namespaces are not held in memory whole.
+ */
+import { Backoff } from './backoff.ts';
+import {
+  KubeApiError,
+  statusOf,
+  type KubeClient,
+  type Query,
+  type Watch,
+  type WatchEvent,
+} from './kubeClient.ts';
+import type { Log } from './log.ts';
+
+export interface ObjectMeta {
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string } | undefined;
+}
+
+export interface InformerHandlers<T> {
+  /** An object was listed, added or changed. */
+  upsert(object: T): void;
+  /** The object with this key (`name`, or `namespace/name`) is gone. */
+  remove(key: string): void;
+  /** A complete listing has been delivered (after every list, the first one included). */
+  synced(): void;
+}
+
+export interface Informer {
+  stop(): Promise<void>;
+}
+
+interface List<T> {
+  metadata?: { resourceVersion?: string; continue?: string };
+  items?: T[];
+}
+
+/** Page size of a list (client-go's default). */
+const PAGE = 500;
+/** Watches are ended by the server after 5–10 minutes (randomised as client-go does). */
+const WATCH_MIN_SECONDS = 300;
+
+const keyOf = (object: ObjectMeta): string | undefined => {
+  const name = object.metadata?.name;
+  if (!name) return undefined;
+  return object.metadata?.namespace ? `${object.metadata.namespace}/${name}` : name;
+};
+
+const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/**
+ * Starts list+watch of `path` (a collection, e.g. `/api/v1/nodes`) with `query` (selectors) and
+ * keeps it running until stop(). `pageSize` is the list's `limit` (tests make it small).
+ */
+export function startInformer<T extends ObjectMeta>(
+  client: KubeClient,
+  what: string,
+  path: string,
+  query: Query,
+  handlers: InformerHandlers<T>,
+  log: Log,
+  pageSize = PAGE,
+): Informer {
+  const keys = new Set<string>();
+  const backoff = new Backoff();
+  let stopped = false;
+  // A call, not the variable: the loop must see a stop() that came during an await.
+  const isStopped = (): boolean => stopped;
+  let watch: Watch | undefined;
+  let wake: (() => void) | undefined;
+
+  const list = async (): Promise<string> => {
+    const seen = new Set<string>();
+    let next: string | undefined;
+    let resourceVersion: string | undefined;
+    do {
+      const page: List<T> = await client.get(path, { ...query, limit: pageSize, continue: next });
+      for (const item of page.items ?? []) {
+        const key = keyOf(item);
+        if (key === undefined) continue;
+        seen.add(key);
+        handlers.upsert(item);
+      }
+      next = page.metadata?.continue || undefined;
+      resourceVersion = page.metadata?.resourceVersion;
+    } while (next !== undefined && !isStopped());
+    for (const key of keys) if (!seen.has(key)) handlers.remove(key);
+    keys.clear();
+    for (const key of seen) keys.add(key);
+    handlers.synced();
+    backoff.reset();
+    return resourceVersion ?? '';
+  };
+
+  const watchFrom = async (resourceVersion: string): Promise<string | undefined> => {
+    let last: string | undefined = resourceVersion;
+    let failure: Error | undefined;
+    const onEvent = (event: WatchEvent): void => {
+      if (event.type === 'ERROR') {
+        const status = event.object as { code?: unknown; message?: unknown } | undefined;
+        const code = typeof status?.code === 'number' ? status.code : 0;
+        if (code === 410) last = undefined;
+        else
+          failure = new KubeApiError(
+            code,
+            undefined,
+            `watch: ${typeof status?.message === 'string' ? status.message : 'error event'}`,
+          );
+        watch?.stop();
+        return;
+      }
+      const object = event.object as T;
+      last = object.metadata?.resourceVersion ?? last;
+      if (event.type === 'BOOKMARK') return;
+      const key = keyOf(object);
+      if (key === undefined) return;
+      if (event.type === 'DELETED') {
+        keys.delete(key);
+        handlers.remove(key);
+      } else {
+        keys.add(key);
+        handlers.upsert(object);
+      }
+    };
+    watch = await client.watch(
+      path,
+      {
+        ...query,
+        resourceVersion,
+        allowWatchBookmarks: true,
+        timeoutSeconds: WATCH_MIN_SECONDS + Math.floor(Math.random() * WATCH_MIN_SECONDS),
+      },
+      onEvent,
+    );
+    const ended = await watch.done;
+    watch = undefined;
+    const error = failure ?? ended;
+    if (error) throw error;
+    backoff.reset();
+    return last;
+  };
+
+  const pause = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+
+  const run = async (): Promise<void> => {
+    let resourceVersion: string | undefined;
+    while (!isStopped()) {
+      try {
+        resourceVersion ??= await list();
+        if (isStopped()) break;
+        resourceVersion = await watchFrom(resourceVersion);
+      } catch (error) {
+        if (isStopped()) break;
+        // Too old: list again at once. A failed list starts over from a list.
+        if (statusOf(error) === 410) {
+          resourceVersion = undefined;
+          continue;
+        }
+        const delay = backoff.next();
+        log.warn(`${what} watch failed (retrying in ${String(delay)} ms): ${messageOf(error)}`);
+        await pause(delay);
+      }
+    }
+  };
+
+  const running = run();
+  return {
+    async stop() {
+      stopped = true;
+      watch?.stop();
+      wake?.();
+      await running;
+    },
+  };
+}
