@@ -119,7 +119,7 @@ function options(): Options {
       connections: { type: 'string' },
       retries: { type: 'string' },
       'quiet-wait': { type: 'string' },
-      'server-flags': { type: 'string', default: '' },
+      'server-flags': { type: 'string', default: deployedNodeOptions() },
       'no-pin': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       'skip-core': { type: 'boolean', default: false },
@@ -198,6 +198,17 @@ interface Work {
   keyFile: string;
   ca: Buffer;
   auditFile: string;
+}
+
+/**
+ * The Node flags the shipped Deployment runs the webhook with (its NODE_OPTIONS), so the servers
+ * are measured as deployed unless `--server-flags` says otherwise. The floor gets the same flags.
+ */
+function deployedNodeOptions(): string {
+  const deployment = readFileSync(join(ROOT, 'manifests/base/deployment.yaml'), 'utf8');
+  const value = /- name: NODE_OPTIONS\s+value: (.+)/.exec(deployment)?.[1];
+  if (value === undefined) throw new Error('manifests/base/deployment.yaml sets no NODE_OPTIONS');
+  return value.trim();
 }
 
 function makeWork(): Work {

@@ -1,5 +1,5 @@
 /** The JSON body of every error answer, on the webhook port and the metrics port alike. */
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES } from './nodeHttp.ts';
 
 export interface ErrorBody {
   statusCode: number;

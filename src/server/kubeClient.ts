@@ -13,7 +13,8 @@
  * admission JSON, and the same shapes come back from here.
  */
 import { request, type RequestOptions } from 'node:https';
-import { request as plainRequest, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { request as plainRequest } from './nodeHttp.ts';
 import type { KubeConfigLocation } from './kubeConfig.ts';
 import { loadCredentials, type KubeCredentials } from './kubeCredentials.ts';
 

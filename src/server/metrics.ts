@@ -6,7 +6,8 @@
  * Label values come from small fixed sets: a request's kind or URL is attacker-chosen text and
  * must not create new time series.
  */
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
+import { createServer } from './nodeHttp.ts';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AuditRecord } from './audit.ts';
 import { errorBody } from './errorBody.ts';
