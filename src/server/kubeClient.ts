@@ -195,16 +195,20 @@ export class KubeClient {
       headers['content-type'] = type ?? 'application/json';
       headers['content-length'] = String(Buffer.byteLength(payload));
     }
+    const plain = url.protocol === 'http:';
+    // Plain HTTP (a local proxy such as `kubectl proxy`) takes no TLS agent.
+    const { agent, ...rest } = base;
     const options: RequestOptions = {
-      ...base,
+      ...rest,
+      ...(plain ? {} : { agent }),
       method,
       hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
-      port: url.port || (url.protocol === 'http:' ? 80 : 443),
+      port: url.port || (plain ? 80 : 443),
       path: prefix + path,
       headers,
       ...(signal ? { signal } : {}),
     };
-    const send = url.protocol === 'http:' ? plainRequest : request;
+    const send = plain ? plainRequest : request;
     return new Promise<IncomingMessage>((resolve, reject) => {
       const req = send(options, resolve);
       req.setTimeout(REQUEST_TIMEOUT_MS, () => {
