@@ -12,7 +12,7 @@
  * Objects stay the API server's JSON: no typed models, no Date conversion. The core reads
  * admission JSON, and the same shapes come back from here.
  */
-import { request, type RequestOptions } from 'node:https';
+import { Agent as TlsAgent, request, type RequestOptions } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import { request as plainRequest } from './nodeHttp.ts';
 import type { KubeConfigLocation } from './kubeConfig.ts';
@@ -61,6 +61,10 @@ export interface Watch {
 
 /** A request that gets no answer in this time fails (watches: no first byte in this time). */
 const REQUEST_TIMEOUT_MS = 10_000;
+/** What the API server uses when a watch sets no timeoutSeconds (its --min-request-timeout, up to twice that). */
+const DEFAULT_WATCH_SECONDS = 3600;
+/** TCP keepalive on a watch's socket, so a dead peer is also noticed below the HTTP layer. */
+const WATCH_KEEPALIVE_MS = 30_000;
 /** Bound on one watch event line: an object is at most ~1.5 MiB in etcd. */
 const MAX_EVENT_BYTES = 16 * 1024 * 1024;
 
@@ -123,8 +127,12 @@ export class KubeClient {
    */
   async watch(path: string, query: Query, onEvent: (event: WatchEvent) => void): Promise<Watch> {
     const abort = new AbortController();
+    // The server ends the watch after timeoutSeconds; silence for a minute longer means it is gone.
+    const serverSeconds =
+      typeof query.timeoutSeconds === 'number' ? query.timeoutSeconds : DEFAULT_WATCH_SECONDS;
     const response = await this.#send('GET', withQuery(path, { ...query, watch: true }), {
       signal: abort.signal,
+      watchIdleMs: (serverSeconds + 60) * 1000,
     });
     if (response.statusCode !== 200) {
       const body = await readBody(response);
@@ -138,7 +146,8 @@ export class KubeClient {
         pending += chunk;
         let newline = pending.indexOf('\n');
         try {
-          while (newline >= 0) {
+          // Nothing more is delivered once stopped (an ERROR event may stop the watch mid-chunk).
+          while (newline >= 0 && !abort.signal.aborted) {
             const line = pending.slice(0, newline);
             pending = pending.slice(newline + 1);
             if (line.trim() !== '') onEvent(JSON.parse(line) as WatchEvent);
@@ -180,7 +189,14 @@ export class KubeClient {
       signal,
       payload,
       type,
-    }: { signal?: AbortSignal; payload?: string | undefined; type?: string | undefined },
+      watchIdleMs,
+    }: {
+      signal?: AbortSignal;
+      payload?: string | undefined;
+      type?: string | undefined;
+      /** A watch: how long its stream may stay silent. */
+      watchIdleMs?: number;
+    },
   ): Promise<IncomingMessage> {
     const base = await this.#credentials.requestOptions();
     const url = new URL(this.#credentials.server);
@@ -196,11 +212,12 @@ export class KubeClient {
       headers['content-length'] = String(Buffer.byteLength(payload));
     }
     const plain = url.protocol === 'http:';
-    // Plain HTTP (a local proxy such as `kubectl proxy`) takes no TLS agent.
+    // Plain HTTP (a local proxy such as `kubectl proxy`) takes no TLS agent; a delegated
+    // configuration's own agent (a proxy's) stays.
     const { agent, ...rest } = base;
     const options: RequestOptions = {
       ...rest,
-      ...(plain ? {} : { agent }),
+      ...(plain && agent instanceof TlsAgent ? {} : { agent }),
       method,
       hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
       port: url.port || (plain ? 80 : 443),
@@ -211,14 +228,25 @@ export class KubeClient {
     const send = plain ? plainRequest : request;
     return new Promise<IncomingMessage>((resolve, reject) => {
       const req = send(options, resolve);
+      let answered = false;
+      // One idle timer on the socket: until the answer it bounds the wait for it; a watch's
+      // stream is then allowed `watchIdleMs` of silence, past which the server (which ends the
+      // watch itself after its timeoutSeconds) or the path to it is gone without a FIN.
       req.setTimeout(REQUEST_TIMEOUT_MS, () => {
-        req.destroy(new Error(`${method} ${path}: no answer in ${String(REQUEST_TIMEOUT_MS)} ms`));
+        req.destroy(
+          new Error(
+            answered
+              ? `${method} ${path}: the watch was silent for ${String(watchIdleMs)} ms`
+              : `${method} ${path}: no answer in ${String(REQUEST_TIMEOUT_MS)} ms`,
+          ),
+        );
       });
-      if (signal) {
-        // A watch: the timeout guards the wait for its answer, then the stream stays quiet for minutes.
+      if (watchIdleMs !== undefined) {
         req.on('response', (response) => {
-          req.setTimeout(0);
-          response.socket.setTimeout(0);
+          if (response.statusCode !== 200) return;
+          answered = true;
+          req.setTimeout(watchIdleMs);
+          response.socket.setKeepAlive(true, WATCH_KEEPALIVE_MS);
         });
       }
       req.on('error', reject);

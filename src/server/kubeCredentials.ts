@@ -213,15 +213,45 @@ function kubeconfigPaths(location: KubeConfigLocation): string[] {
   return [];
 }
 
+/** The path fields of each kubeconfig section, resolved against the file they came from. */
+const PATH_FIELDS: Record<string, string[]> = {
+  clusters: ['certificate-authority'],
+  users: ['client-certificate', 'client-key', 'tokenFile'],
+  contexts: [],
+};
+
+/**
+ * One kubeconfig from several, merged as kubeconfigSettings reads them (first current-context,
+ * first definition of a name) with every path absolute: what client-node is given, so it uses
+ * the context this module examined (its own KUBECONFIG merge takes the last current-context and
+ * refuses duplicate names).
+ */
+export function mergedKubeconfig(files: KubeconfigFile[]): Entry {
+  const merged: Entry = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    'current-context': files.map((file) => text(record(file.content)['current-context'])).find(Boolean),
+  };
+  for (const [list, pathFields] of Object.entries(PATH_FIELDS)) {
+    const field = list.slice(0, -1);
+    merged[list] = [...namedEntries(files, list, field)].map(([name, [entry, dir]]) => {
+      const resolved: Entry = { ...entry };
+      for (const key of pathFields) {
+        const value = text(entry[key]);
+        if (value !== undefined && !isAbsolute(value)) resolved[key] = join(dir, value);
+      }
+      return { name, [field]: resolved };
+    });
+  }
+  return merged;
+}
+
 /** client-node for the configurations kubeconfigSettings delegates. */
-async function delegatedCredentials(
-  location: KubeConfigLocation,
-  description: string,
-): Promise<KubeCredentials> {
+async function delegatedCredentials(files: KubeconfigFile[], description: string): Promise<KubeCredentials> {
   const { KubeConfig } = await import('@kubernetes/client-node');
   const config = new KubeConfig();
-  if (location.kind === 'file') config.loadFromFile(location.path);
-  else config.loadFromDefault();
+  // JSON is YAML: client-node parses it as such.
+  config.loadFromString(JSON.stringify(mergedKubeconfig(files)));
   const server = config.getCurrentCluster()?.server;
   if (!server) throw new Error(`${description} names no cluster server`);
   return {
@@ -251,7 +281,6 @@ export async function loadCredentials(location: KubeConfigLocation): Promise<Kub
     content: parse(readFileSync(path, 'utf8')) as unknown,
   }));
   const settings = kubeconfigSettings(files);
-  if (settings.kind === 'delegated')
-    return delegatedCredentials(location, `${description} (${settings.why})`);
+  if (settings.kind === 'delegated') return delegatedCredentials(files, `${description} (${settings.why})`);
   return credentialsFrom(settings, description);
 }

@@ -77,10 +77,17 @@ export function startInformer<T extends ObjectMeta>(
   let watch: Watch | undefined;
   let wake: (() => void) | undefined;
 
-  const list = async (): Promise<string> => {
+  /**
+   * The newest resourceVersion seen (list, events, bookmarks): a failed watch resumes from it, so
+   * a network blip long into a watch does not go back to a version etcd has compacted since.
+   * Undefined: list first.
+   */
+  let resourceVersion: string | undefined;
+
+  const list = async (): Promise<void> => {
     const seen = new Set<string>();
     let next: string | undefined;
-    let resourceVersion: string | undefined;
+    let listedVersion: string | undefined;
     do {
       const page: List<T> = await client.get(path, { ...query, limit: pageSize, continue: next });
       for (const item of page.items ?? []) {
@@ -90,35 +97,34 @@ export function startInformer<T extends ObjectMeta>(
         handlers.upsert(item);
       }
       next = page.metadata?.continue || undefined;
-      resourceVersion = page.metadata?.resourceVersion;
+      listedVersion = page.metadata?.resourceVersion;
     } while (next !== undefined && !isStopped());
+    // Stopped between pages: what was read is not the whole list.
+    if (isStopped()) return;
     for (const key of keys) if (!seen.has(key)) handlers.remove(key);
     keys.clear();
     for (const key of seen) keys.add(key);
     handlers.synced();
     backoff.reset();
-    return resourceVersion ?? '';
+    resourceVersion = listedVersion ?? '';
   };
 
-  const watchFrom = async (resourceVersion: string): Promise<string | undefined> => {
-    let last: string | undefined = resourceVersion;
+  const watchFrom = async (from: string): Promise<void> => {
     let failure: Error | undefined;
     const onEvent = (event: WatchEvent): void => {
       if (event.type === 'ERROR') {
         const status = event.object as { code?: unknown; message?: unknown } | undefined;
         const code = typeof status?.code === 'number' ? status.code : 0;
-        if (code === 410) last = undefined;
-        else
-          failure = new KubeApiError(
-            code,
-            undefined,
-            `watch: ${typeof status?.message === 'string' ? status.message : 'error event'}`,
-          );
+        failure = new KubeApiError(
+          code,
+          undefined,
+          `watch: ${typeof status?.message === 'string' ? status.message : 'error event'}`,
+        );
         watch?.stop();
         return;
       }
       const object = event.object as T;
-      last = object.metadata?.resourceVersion ?? last;
+      resourceVersion = object.metadata?.resourceVersion ?? resourceVersion;
       if (event.type === 'BOOKMARK') return;
       const key = keyOf(object);
       if (key === undefined) return;
@@ -134,18 +140,19 @@ export function startInformer<T extends ObjectMeta>(
       path,
       {
         ...query,
-        resourceVersion,
+        resourceVersion: from,
         allowWatchBookmarks: true,
         timeoutSeconds: WATCH_MIN_SECONDS + Math.floor(Math.random() * WATCH_MIN_SECONDS),
       },
       onEvent,
     );
+    // stop() may have come while the watch was connecting, when there was nothing to stop.
+    if (isStopped()) watch.stop();
     const ended = await watch.done;
     watch = undefined;
     const error = failure ?? ended;
     if (error) throw error;
     backoff.reset();
-    return last;
   };
 
   const pause = (ms: number): Promise<void> =>
@@ -158,15 +165,14 @@ export function startInformer<T extends ObjectMeta>(
     });
 
   const run = async (): Promise<void> => {
-    let resourceVersion: string | undefined;
     while (!isStopped()) {
       try {
-        resourceVersion ??= await list();
-        if (isStopped()) break;
-        resourceVersion = await watchFrom(resourceVersion);
+        if (resourceVersion === undefined) await list();
+        if (isStopped() || resourceVersion === undefined) continue;
+        await watchFrom(resourceVersion);
       } catch (error) {
         if (isStopped()) break;
-        // Too old: list again at once. A failed list starts over from a list.
+        // Too old (a watch's ERROR event or answer, or an expired continue token): list again.
         if (statusOf(error) === 410) {
           resourceVersion = undefined;
           continue;

@@ -2,6 +2,7 @@ import t from 'tap';
 import {
   inClusterSettings,
   kubeconfigSettings,
+  mergedKubeconfig,
   type KubeconfigFile,
 } from '../../src/server/kubeCredentials.ts';
 
@@ -148,3 +149,28 @@ t.test('in cluster: the Service address (IPv6 bracketed), the CA and the rotatin
   t.throws(() => inClusterSettings({}, '/sa'), /KUBERNETES_SERVICE_HOST is not set/);
   t.end();
 });
+
+t.test(
+  'the merge handed to client-node is the one examined: first current-context, first names, paths absolute',
+  (t) => {
+    const first = {
+      'current-context': 'c',
+      users: [{ name: 'u', user: { exec: { command: 'aws' }, 'client-key': 'keys/u.key' } }],
+    };
+    const second = {
+      'current-context': 'other',
+      contexts: [{ name: 'c', context: { cluster: 'k', user: 'u' } }],
+      clusters: [{ name: 'k', cluster: { server: 'https://k', 'certificate-authority': 'ca.crt' } }],
+      users: [{ name: 'u', user: { token: 'ignored' } }],
+    };
+    t.same(mergedKubeconfig([file('/one', first), file('/two', second)]), {
+      apiVersion: 'v1',
+      kind: 'Config',
+      'current-context': 'c',
+      clusters: [{ name: 'k', cluster: { server: 'https://k', 'certificate-authority': '/two/ca.crt' } }],
+      users: [{ name: 'u', user: { exec: { command: 'aws' }, 'client-key': '/one/keys/u.key' } }],
+      contexts: [{ name: 'c', context: { cluster: 'k', user: 'u' } }],
+    });
+    t.end();
+  },
+);
