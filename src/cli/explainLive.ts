@@ -28,14 +28,12 @@ export async function explainNamespace(
   const kube = await connectKube(location);
   const ns = namespace ?? (kube.defaultNamespace || 'default');
   const at = `/namespaces/${encodeURIComponent(ns)}`;
-  const items = async <T = unknown>(path: string): Promise<T[]> =>
-    (await kube.get<{ items?: T[] }>(path)).items ?? [];
   const [nsObject, statefulSets, services, configMaps, pods] = await Promise.all([
     kube.get<NamespaceObject>(`/api/v1${at}`),
-    items<object>(`/apis/apps/v1${at}/statefulsets`),
-    items<object>(`/api/v1${at}/services`),
-    items<object>(`/api/v1${at}/configmaps`),
-    items<Pod>(`/api/v1${at}/pods`),
+    kube.list<object>(`/apis/apps/v1${at}/statefulsets`),
+    kube.list<object>(`/api/v1${at}/services`),
+    kube.list<object>(`/api/v1${at}/configmaps`),
+    kube.list<Pod>(`/api/v1${at}/pods`),
   ]);
   // The lists carry no kind per item; the core recognises objects by kind.
   const withKind = (list: object[], kind: string): unknown[] => list.map((item) => ({ ...item, kind }));

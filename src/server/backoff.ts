@@ -3,8 +3,8 @@
  * map's writes, the self-managed certificates' loop): doubled per failure, capped, reset by a
  * success. One policy, so a cluster-wide outage is retried at the same pace everywhere.
  */
-export const FIRST_RETRY_MS = 1_000;
-export const MAX_RETRY_MS = 30_000;
+const FIRST_RETRY_MS = 1_000;
+const MAX_RETRY_MS = 30_000;
 
 export class Backoff {
   #nextMs = FIRST_RETRY_MS;

@@ -15,7 +15,7 @@
 import { Agent as TlsAgent, request, type RequestOptions } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import { request as plainRequest } from './nodeHttp.ts';
-import type { KubeConfigLocation } from './kubeConfig.ts';
+import { describeKubeConfig, type KubeConfigLocation } from './kubeConfig.ts';
 import { loadCredentials, type KubeCredentials } from './kubeCredentials.ts';
 
 /** A non-2xx answer of the API server; `status` is the HTTP status (404, 409, 410, …). */
@@ -91,9 +91,14 @@ function failure(status: number, body: string, method: string, path: string): Ku
 
 export class KubeClient {
   readonly #credentials: KubeCredentials;
+  readonly #server: URL;
+  /** A server URL may carry a path prefix (an API proxy): API paths go after it. */
+  readonly #prefix: string;
 
   constructor(credentials: KubeCredentials) {
     this.#credentials = credentials;
+    this.#server = new URL(credentials.server);
+    this.#prefix = this.#server.pathname.replace(/\/$/, '');
   }
 
   get description(): string {
@@ -107,6 +112,11 @@ export class KubeClient {
 
   get<T = unknown>(path: string, query?: Query): Promise<T> {
     return this.#json<T>('GET', path, query);
+  }
+
+  /** The items of a collection, one request (the caller's lists are small: a namespace's). */
+  async list<T = unknown>(path: string, query?: Query): Promise<T[]> {
+    return (await this.get<{ items?: T[] }>(path, query)).items ?? [];
   }
 
   create<T = unknown>(path: string, body: unknown, query?: Query): Promise<T> {
@@ -199,9 +209,7 @@ export class KubeClient {
     },
   ): Promise<IncomingMessage> {
     const base = await this.#credentials.requestOptions();
-    const url = new URL(this.#credentials.server);
-    // A server URL may carry a path prefix (an API proxy): the API path goes after it.
-    const prefix = url.pathname.replace(/\/$/, '');
+    const url = this.#server;
     const headers: Record<string, string> = {
       ...base.headers,
       accept: 'application/json',
@@ -221,7 +229,7 @@ export class KubeClient {
       method,
       hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
       port: url.port || (plain ? 80 : 443),
-      path: prefix + path,
+      path: this.#prefix + path,
       headers,
       ...(signal ? { signal } : {}),
     };
@@ -269,4 +277,29 @@ function readBody(response: IncomingMessage): Promise<string> {
 /** A client for the API server named by `location` (reads the credentials, connects lazily). */
 export async function connectKube(location: KubeConfigLocation): Promise<KubeClient> {
   return new KubeClient(await loadCredentials(location));
+}
+
+/**
+ * The server's one client, shared by everything `serve` runs against the API server (namespace
+ * watch, node-address map, release lookups, self-managed certificates): the credentials are read
+ * once and one keep-alive agent carries every request. Made on first use; an attempt that failed
+ * (an unreadable kubeconfig, say) is made again at the next use.
+ */
+export class KubeConnection {
+  readonly description: string;
+  readonly #location: KubeConfigLocation;
+  #client: Promise<KubeClient> | undefined;
+
+  constructor(location: KubeConfigLocation) {
+    this.#location = location;
+    this.description = describeKubeConfig(location);
+  }
+
+  client(): Promise<KubeClient> {
+    this.#client ??= connectKube(this.#location).catch((error: unknown) => {
+      this.#client = undefined;
+      throw error;
+    });
+    return this.#client;
+  }
 }

@@ -4,8 +4,7 @@
  *
  * Needs RBAC `list` and `watch` on namespaces.
  */
-import { connectKube } from './kubeClient.ts';
-import { describeKubeConfig, type KubeConfigLocation } from './kubeConfig.ts';
+import type { KubeConnection } from './kubeClient.ts';
 import { startInformer, type Informer } from './kubeInformer.ts';
 import type { Log } from './log.ts';
 import type { NamespaceEvents, NamespaceSource } from './namespaceCache.ts';
@@ -14,12 +13,12 @@ interface Namespace {
   metadata?: { name?: string; annotations?: Record<string, string> };
 }
 
-export function kubeNamespaceSource(location: KubeConfigLocation, log: Log): NamespaceSource {
+export function kubeNamespaceSource(kube: KubeConnection, log: Log): NamespaceSource {
   let informer: Informer | undefined;
   let stopped = false;
 
   async function connect(events: NamespaceEvents): Promise<void> {
-    const client = await connectKube(location);
+    const client = await kube.client();
     if (stopped) return;
     informer = startInformer<Namespace>(
       client,
@@ -42,7 +41,7 @@ export function kubeNamespaceSource(location: KubeConfigLocation, log: Log): Nam
   }
 
   return {
-    description: `namespace watch via ${describeKubeConfig(location)}`,
+    description: `namespace watch via ${kube.description}`,
     start(events) {
       connect(events).catch((error: unknown) => {
         log.error(

@@ -25,8 +25,7 @@ import {
   releaseRecordSelector,
   type ReleaseRecordItem,
 } from './helmReleaseRecord.ts';
-import { connectKube } from './kubeClient.ts';
-import type { KubeConfigLocation } from './kubeConfig.ts';
+import type { KubeClient, KubeConnection } from './kubeClient.ts';
 import type { Log } from './log.ts';
 
 export type ReleaseLookup = (namespace: string, object: unknown) => Promise<ReleaseView>;
@@ -112,41 +111,35 @@ export interface ClusterView {
   allServices: () => Promise<unknown[]>;
 }
 
-/** The lookups against a real API server. */
-export function kubeClusterView(location: KubeConfigLocation, log: Log, timeoutMs = 2000): ClusterView {
-  let client: Promise<Lists> | undefined;
-  const connect = async (): Promise<Lists> => {
-    const kube = await connectKube(location);
-    const items = async (path: string, query?: Record<string, string>): Promise<unknown[]> =>
-      (await kube.get<{ items?: unknown[] }>(path, query)).items ?? [];
-    // List items carry no kind; the core recognises objects by it.
-    const ofKind = async (path: string, apiVersion: string, kind: string): Promise<unknown[]> =>
-      (await items(path)).map((item) => Object.assign({}, item, { apiVersion, kind }));
-    const ns = (namespace: string): string => `/namespaces/${encodeURIComponent(namespace)}`;
-    return {
-      statefulSets: (namespace) =>
-        ofKind(`/apis/apps/v1${ns(namespace)}/statefulsets`, 'apps/v1', 'StatefulSet'),
-      services: (namespace) => ofKind(`/api/v1${ns(namespace)}/services`, 'v1', 'Service'),
-      configMaps: (namespace) => ofKind(`/api/v1${ns(namespace)}/configmaps`, 'v1', 'ConfigMap'),
-      allServices: () => items('/api/v1/services'),
-      releaseRecords: async (namespace, release) => {
-        const secrets = (await items(`/api/v1${ns(namespace)}/secrets`, {
-          labelSelector: releaseRecordSelector(release),
-          fieldSelector: 'type=helm.sh/release.v1',
-        })) as Secret[];
-        return secrets.map((secret) => ({
-          name: secret.metadata?.name ?? '',
-          labels: secret.metadata?.labels ?? {},
-          ...(secret.data?.['release'] === undefined ? {} : { release: secret.data['release'] }),
-        }));
-      },
-    };
+/** The lists against a real API server. */
+function kubeLists(kube: KubeClient): Lists {
+  // List items carry no kind; the core recognises objects by it.
+  const ofKind = async (path: string, apiVersion: string, kind: string): Promise<unknown[]> =>
+    (await kube.list(path)).map((item) => Object.assign({}, item, { apiVersion, kind }));
+  const ns = (namespace: string): string => `/namespaces/${encodeURIComponent(namespace)}`;
+  return {
+    statefulSets: (namespace) =>
+      ofKind(`/apis/apps/v1${ns(namespace)}/statefulsets`, 'apps/v1', 'StatefulSet'),
+    services: (namespace) => ofKind(`/api/v1${ns(namespace)}/services`, 'v1', 'Service'),
+    configMaps: (namespace) => ofKind(`/api/v1${ns(namespace)}/configmaps`, 'v1', 'ConfigMap'),
+    allServices: () => kube.list('/api/v1/services'),
+    releaseRecords: async (namespace, release) => {
+      const secrets = await kube.list<Secret>(`/api/v1${ns(namespace)}/secrets`, {
+        labelSelector: releaseRecordSelector(release),
+        fieldSelector: 'type=helm.sh/release.v1',
+      });
+      return secrets.map((secret) => ({
+        name: secret.metadata?.name ?? '',
+        labels: secret.metadata?.labels ?? {},
+        ...(secret.data?.['release'] === undefined ? {} : { release: secret.data['release'] }),
+      }));
+    },
   };
-  const lists = (): Promise<Lists> =>
-    (client ??= connect().catch((error: unknown) => {
-      client = undefined; // try again at the next admission
-      throw error;
-    }));
+}
+
+/** The lookups against a real API server (a failed connection is tried again at the next admission). */
+export function kubeClusterView(kube: KubeConnection, log: Log, timeoutMs = 2000): ClusterView {
+  const lists = async (): Promise<Lists> => kubeLists(await kube.client());
   return {
     release: releaseLookup(lists, log, timeoutMs),
     allServices: async () => {

@@ -14,8 +14,7 @@
 import { nodeAddressMapData, NODE_ADDRESS_MAP, type NodeAddress } from '../core/nodeAddresses.ts';
 import { INJECT_LABEL } from '../core/config.ts';
 import { Backoff } from './backoff.ts';
-import { connectKube, PATCH } from './kubeClient.ts';
-import { describeKubeConfig, type KubeConfigLocation } from './kubeConfig.ts';
+import { PATCH, type KubeConnection } from './kubeClient.ts';
 import { startInformer } from './kubeInformer.ts';
 import type { Log } from './log.ts';
 
@@ -144,11 +143,11 @@ export interface RunningPublisher {
  * ConfigMaps (see manifests/base/rbac.yaml).
  */
 export async function kubeNodeAddressPublisher(
-  location: KubeConfigLocation,
+  kube: KubeConnection,
   log: Log,
   excludedNamespaces: Iterable<string>,
 ): Promise<RunningPublisher> {
-  const client = await connectKube(location);
+  const client = await kube.client();
   const apply: ApplyNodeAddressMap = async (namespace, data) => {
     await client.patch(
       `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps/${NODE_ADDRESS_MAP}`,
@@ -200,7 +199,7 @@ export async function kubeNodeAddressPublisher(
   );
 
   return {
-    description: `ConfigMap ${NODE_ADDRESS_MAP} in opted-in namespaces via ${describeKubeConfig(location)}`,
+    description: `ConfigMap ${NODE_ADDRESS_MAP} in opted-in namespaces via ${kube.description}`,
     publisher,
     async stop() {
       publisher.stop();

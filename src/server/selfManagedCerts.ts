@@ -33,12 +33,11 @@ import {
   type TlsSecret,
 } from './certificateRotation.ts';
 import { Backoff } from './backoff.ts';
-import { connectKube, PATCH, statusOf, type KubeClient, type Watch } from './kubeClient.ts';
-import type { KubeConfigLocation } from './kubeConfig.ts';
+import { PATCH, statusOf, type KubeClient, type KubeConnection, type Watch } from './kubeClient.ts';
 import type { Log } from './log.ts';
 
 export interface SelfManagedCertsOptions {
-  kubeConfig: KubeConfigLocation;
+  kube: KubeConnection;
   namespace: string;
   secretName: string;
   webhookConfigurationName: string;
@@ -103,7 +102,6 @@ function publishedBundleOf(config: WebhookConfiguration): PublishedBundle {
 export class SelfManagedCerts {
   readonly #options: SelfManagedCertsOptions;
   readonly #now: () => Date;
-  #client: Promise<KubeClient> | undefined;
   #loaded = false;
   #stopped = false;
   #timer: NodeJS.Timeout | undefined;
@@ -196,14 +194,6 @@ export class SelfManagedCerts {
       });
   }
 
-  #connect(): Promise<KubeClient> {
-    this.#client ??= connectKube(this.#options.kubeConfig);
-    this.#client.catch(() => {
-      this.#client = undefined;
-    });
-    return this.#client;
-  }
-
   get #secretPath(): string {
     const { namespace, secretName } = this.#options;
     return `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(secretName)}`;
@@ -215,7 +205,7 @@ export class SelfManagedCerts {
 
   /** One round: steps until the answer is to wait; returns how long (ms). */
   async #pass(): Promise<number> {
-    const client = await this.#connect();
+    const client = await this.#options.kube.client();
     for (let i = 0; i < MAX_STEPS_PER_PASS && !this.#stopped; i++) {
       const raw = await this.#readOrCreateSecret(client);
       const secret = tlsSecretOf(raw);
@@ -404,7 +394,7 @@ export class SelfManagedCerts {
     const { namespace, secretName } = this.#options;
     let failure: unknown;
     try {
-      const client = await this.#connect();
+      const client = await this.#options.kube.client();
       if (this.#stopped) return;
       this.#secretWatch = await client.watch(
         `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets`,

@@ -23,6 +23,7 @@ import type { KubeConfigLocation } from './kubeConfig.ts';
 import { kubeNamespaceSource } from './kubeNamespaceSource.ts';
 import { kubeNodeAddressPublisher } from './nodeAddressPublisher.ts';
 import { kubeClusterView } from './kubeRelease.ts';
+import { KubeConnection } from './kubeClient.ts';
 import type { Logger } from 'pino';
 import { createMetrics, createMetricsServer } from './metrics.ts';
 import {
@@ -179,10 +180,12 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
             .serving,
           reloaderOptions,
         );
+  // One client for everything below that talks to the API server.
+  const kube = options.kubeConfig ? new KubeConnection(options.kubeConfig) : undefined;
   const certificates =
-    selfManaged && options.kubeConfig
+    selfManaged && kube
       ? new SelfManagedCerts({
-          kubeConfig: options.kubeConfig,
+          kube,
           namespace: selfManaged.namespace,
           secretName: selfManaged.secretName,
           webhookConfigurationName: selfManaged.webhookConfigurationName,
@@ -195,9 +198,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
         })
       : undefined;
 
-  const namespaceSource =
-    options.namespaceSource ??
-    (options.kubeConfig ? kubeNamespaceSource(options.kubeConfig, log) : undefined);
+  const namespaceSource = options.namespaceSource ?? (kube ? kubeNamespaceSource(kube, log) : undefined);
   const cache = namespaceSource ? new NamespaceCache(namespaceSource) : undefined;
   const namespaces: NamespaceAnnotationLookup = cache ?? namespaceAnnotationsOff;
   log.info(
@@ -211,11 +212,11 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     ...(options.ownNamespace ? [options.ownNamespace] : []),
   ]);
   const nodeAddresses =
-    options.kubeConfig && options.publishNodeAddresses !== false
-      ? await kubeNodeAddressPublisher(options.kubeConfig, log, protectedNamespaces)
+    kube && options.publishNodeAddresses !== false
+      ? await kubeNodeAddressPublisher(kube, log, protectedNamespaces)
       : undefined;
   if (nodeAddresses) log.info(`node addresses published as ${nodeAddresses.description}`);
-  if (options.kubeConfig && !options.release) {
+  if (kube && !options.release) {
     log.info(
       "a client Service's release is read from its Helm release record (else the namespace's StatefulSets and Services) when it is admitted",
     );
@@ -232,11 +233,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       namespaces,
       protectedNamespaces,
       mutate: options.mutate ?? mutateObject,
-      ...(options.release
-        ? { release: options.release }
-        : options.kubeConfig
-          ? kubeClusterView(options.kubeConfig, log)
-          : {}),
+      ...(options.release ? { release: options.release } : kube ? kubeClusterView(kube, log) : {}),
     },
     audit,
     metrics,
