@@ -18,6 +18,7 @@ interface ServeFlags extends ConfigFlags {
   selfManagedCerts?: boolean;
   service: string;
   namespace?: string;
+  serviceAccount?: string;
   secret: string;
   webhookConfiguration: string;
   certValidity: string;
@@ -129,6 +130,12 @@ export function registerServeCommand(program: Command): void {
           "the webhook's own namespace: never mutated; holds the Secret (default: the pod's namespace)",
         ).env('POD_NAMESPACE'),
       )
+      .addOption(
+        new Option(
+          '--service-account <name>',
+          "the webhook's ServiceAccount, named in the command that grants it a namespace's reads (default: kafka-nodeport-injector)",
+        ).env('POD_SERVICE_ACCOUNT'),
+      )
       .option('--secret <name>', 'with --self-managed-certs: the TLS Secret', 'kafka-nodeport-injector-tls')
       .option(
         '--webhook-configuration <name>',
@@ -220,6 +227,7 @@ export function registerServeCommand(program: Command): void {
       ...(flags.auditLog ? { auditLog: flags.auditLog } : {}),
       ...(kubeConfig ? { kubeConfig } : {}),
       ...(namespace ? { ownNamespace: namespace } : {}),
+      ...(flags.serviceAccount ? { serviceAccount: flags.serviceAccount } : {}),
       publishNodeAddresses: flags.nodeAddresses,
       defaults,
       shutdownDelayMs: seconds(flags.shutdownDelay, '--shutdown-delay') * 1000,

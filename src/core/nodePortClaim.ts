@@ -30,6 +30,41 @@ function podLabelsOf(object: Record<string, unknown>): Record<string, unknown> |
     : undefined;
 }
 
+/**
+ * What a claim reads of a Service that holds node ports — namespace, name, selector and each
+ * port's nodePort, port and targetPort — or undefined for a Service that holds none. The server's
+ * cluster-wide Service cache keeps only this, so a large cluster's Services cost little memory.
+ */
+export interface NodePortHolder extends KubeObject {
+  spec: {
+    selector?: Record<string, unknown>;
+    ports: { nodePort: number; port: unknown; targetPort?: unknown }[];
+  };
+}
+
+export function nodePortHolder(service: unknown): NodePortHolder | undefined {
+  if (!isRecord(service) || !isRecord(service.spec) || !Array.isArray(service.spec.ports)) return undefined;
+  const ports = service.spec.ports
+    .filter(
+      (p): p is Record<string, unknown> & { nodePort: number } =>
+        isRecord(p) && typeof p.nodePort === 'number',
+    )
+    .map(({ nodePort, port, targetPort }) => ({
+      nodePort,
+      port,
+      ...(targetPort === undefined ? {} : { targetPort }),
+    }));
+  if (ports.length === 0) return undefined;
+  const meta = (service as KubeObject).metadata;
+  const { selector } = service.spec;
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { namespace: meta?.namespace ?? '', name: meta?.name ?? '' },
+    spec: { ...(isRecord(selector) ? { selector } : {}), ports },
+  };
+}
+
 /** Every Service that holds `nodePort`, and whether it is this object's own. */
 function holders(
   object: Record<string, unknown>,

@@ -11,8 +11,9 @@ import type { RawConfig } from '../core/config.ts';
 import { isRecord, stringOr, type KubeObject } from '../core/kubeTypes.ts';
 import { needsConfigMaps, type MutationInput } from '../core/mutateObject.ts';
 import { claimRefusal } from '../core/nodePortClaim.ts';
+import { grantCommand, missingGrantMessage, type WebhookIdentity } from '../core/optInGrant.ts';
 import { serviceContext } from '../core/release.ts';
-import { isUnexposedKafka, type Decision, type MutationResult } from '../core/result.ts';
+import { isUnexposedKafka, type Decision, type MutationResult, type Reason } from '../core/result.ts';
 import {
   deniedStatus,
   encodePatch,
@@ -20,9 +21,8 @@ import {
   type AdmissionResponse,
 } from './admissionReview.ts';
 import { auditAnnotations, boundedRecord, truncate, type AuditRecord } from './audit.ts';
-import { ReleaseUnavailable, type ReleaseLookup } from './kubeRelease.ts';
+import { ReleaseUnavailable, type FoundRelease, type ReleaseLookup } from './kubeRelease.ts';
 import { configMapsOf } from '../core/configMaps.ts';
-import type { ReleaseView } from '../core/release.ts';
 import type { NamespaceAnnotationLookup } from './namespaceCache.ts';
 
 /** SPEC §2: never mutated, whatever their labels say. */
@@ -41,8 +41,10 @@ export interface AdmissionContext {
    * client Service follows its release's brokers. Throws `ReleaseUnavailable` only.
    */
   release?: ReleaseLookup;
-  /** Optional: every Service of the cluster, to refuse a node port another release holds. */
-  allServices?: () => Promise<unknown[]>;
+  /** Optional: the Services that hold node ports, to refuse a node port another release holds. */
+  nodePorts?: { readonly ready: boolean; holders(): unknown[] };
+  /** Who the webhook is, for the command that grants it its reads (default: the manifests'). */
+  identity?: WebhookIdentity;
 }
 
 export interface AdmissionOutcome {
@@ -50,19 +52,25 @@ export interface AdmissionOutcome {
   record: AuditRecord;
 }
 
+/** Reasons the server gives on top of the core's. */
+type ServerReason =
+  'operation-not-mutated' | 'protected-namespace' | 'namespace-cache-not-ready' | 'service-cache-not-ready';
+
 /** A decision made here or by the core; the server adds reasons of its own to the core's. */
 interface Verdict {
   decision: Decision;
-  reason: string;
+  reason: Reason | ServerReason;
   message: string;
   patch: MutationResult['patch'];
+  /** What could not be read for want of the namespace's grant (the answer warns about it). */
+  unread?: string[];
 }
 
 const WARNING_PREFIX = 'kafka-nodeport-injector';
 /** The API server truncates longer warnings; keep ours whole. */
 const MAX_WARNING = 256;
 
-function skip(reason: string, message: string): Verdict {
+function skip(reason: ServerReason, message: string): Verdict {
   return { decision: 'skipped', reason, message, patch: [] };
 }
 
@@ -73,27 +81,6 @@ function objectMeta(object: unknown): KubeObject['metadata'] {
 /** The request's namespace is authoritative: on CREATE the object itself often has none. */
 function namespaceOf(request: AdmissionRequest): string {
   return request.namespace ?? objectMeta(request.object)?.namespace ?? '';
-}
-
-/**
- * The first object of a release that claims a node port another release holds is refused, and so
- * is every later one: nothing of that release is stored mutated. When the Services cannot be
- * listed the object is admitted (the API server still refuses a second Service on the port).
- */
-async function nodePortRefusal(
-  object: unknown,
-  namespace: string,
-  result: MutationResult,
-  allServices: () => Promise<unknown[]>,
-): Promise<Verdict | undefined> {
-  let services: unknown[];
-  try {
-    services = await allServices();
-  } catch {
-    return undefined;
-  }
-  const refusal = claimRefusal(object, namespace, result, services);
-  return refusal && { decision: 'denied', ...refusal, patch: [] };
 }
 
 async function decide(request: AdmissionRequest, context: AdmissionContext): Promise<Verdict> {
@@ -114,9 +101,13 @@ async function decide(request: AdmissionRequest, context: AdmissionContext): Pro
     defaults: context.defaults,
   };
   let result = await context.mutate(base);
-  const releaseOf = async (): Promise<ReleaseView | Verdict> => {
+  // What could not be read for want of the namespace's grant, said on whatever the answer is.
+  const unread = new Set<string>();
+  const releaseOf = async (): Promise<FoundRelease | Verdict> => {
     try {
-      return await (context.release as ReleaseLookup)(namespace, object);
+      const found = await (context.release as ReleaseLookup)(namespace, object);
+      for (const what of found.unread ?? []) unread.add(what);
+      return found;
     } catch (error) {
       if (!(error instanceof ReleaseUnavailable)) throw error;
       return {
@@ -149,22 +140,46 @@ async function decide(request: AdmissionRequest, context: AdmissionContext): Pro
     const brokerContext = serviceContext(object, release, options);
     if (Object.keys(brokerContext).length > 0) result = await context.mutate({ ...base, ...brokerContext });
   }
-  if (result.decision === 'mutated' && result.nodePort !== undefined && context.allServices) {
-    const refusal = await nodePortRefusal(object, namespace, result, context.allServices);
-    if (refusal) return refusal;
+  return withUnread(settle(object, namespace, result, context), unread);
+}
+
+function withUnread(verdict: Verdict, unread: Set<string>): Verdict {
+  return unread.size > 0 ? { ...verdict, unread: [...unread] } : verdict;
+}
+
+/**
+ * The checks on a core result that need the cluster: the node port claim (the first object of a
+ * release that claims a port another release holds is refused, and so is every later one, so
+ * nothing of that release is stored mutated), and the caches a mutation relies on being loaded.
+ */
+function settle(
+  object: unknown,
+  namespace: string,
+  result: MutationResult,
+  context: AdmissionContext,
+): Verdict {
+  if (result.decision !== 'mutated') return result;
+  // Before the first listings, a namespace annotation could not be honoured nor a claim checked:
+  // admitting unchanged, with a warning, beats exposing on the wrong port or nodes.
+  if (context.namespaces.enabled && !context.namespaces.ready) {
+    return notReady('namespace-cache-not-ready', 'namespace annotations are not loaded yet');
   }
-  if (result.decision === 'mutated' && context.namespaces.enabled && !context.namespaces.ready) {
-    // Before the first namespace listing, a namespace annotation could not be honoured: admitting
-    // unchanged, with a warning, beats exposing on the wrong port or nodes.
-    return {
-      decision: 'error',
-      reason: 'namespace-cache-not-ready',
-      message:
-        'namespace annotations are not loaded yet; admitted unchanged (re-apply once the webhook is ready)',
-      patch: [],
-    };
+  if (result.nodePort !== undefined && context.nodePorts) {
+    if (!context.nodePorts.ready)
+      return notReady('service-cache-not-ready', 'the node ports Services hold are not loaded yet');
+    const refusal = claimRefusal(object, namespace, result, context.nodePorts.holders());
+    if (refusal) return { decision: 'denied', ...refusal, patch: [] };
   }
   return result;
+}
+
+function notReady(reason: ServerReason, what: string): Verdict {
+  return {
+    decision: 'error',
+    reason,
+    message: `${what}; admitted unchanged (re-apply once the webhook is ready)`,
+    patch: [],
+  };
 }
 
 /** The object as people name it: `StatefulSet my-kafka` (`generateName` when it has no name yet). */
@@ -177,13 +192,35 @@ function subject(request: AdmissionRequest): { kind: string; name: string } {
   };
 }
 
-/** A Kafka object we could not expose is admitted, but the user deserves to hear about it. */
-function warningFor(verdict: Verdict, who: { kind: string; name: string }): string | undefined {
-  if (!isUnexposedKafka(verdict)) return undefined;
-  return truncate(`${WARNING_PREFIX}: ${who.kind} ${who.name} not exposed: ${verdict.message}`, MAX_WARNING);
+/**
+ * A Kafka object we could not expose is admitted, but the user deserves to hear about it; so
+ * does a namespace that has not granted the webhook its reads: what was not read, and the command
+ * (a line of its own, so it is never cut).
+ */
+function warningsFor(
+  verdict: Verdict,
+  who: { kind: string; name: string },
+  namespace: string,
+  identity: WebhookIdentity | undefined,
+): string[] {
+  const warnings: string[] = [];
+  if (isUnexposedKafka(verdict))
+    warnings.push(
+      truncate(`${WARNING_PREFIX}: ${who.kind} ${who.name} not exposed: ${verdict.message}`, MAX_WARNING),
+    );
+  if (verdict.unread) {
+    warnings.push(
+      truncate(
+        `${WARNING_PREFIX}: ${missingGrantMessage(namespace, verdict.unread.join(', '))}; grant them with:`,
+        MAX_WARNING,
+      ),
+      truncate(grantCommand(namespace, identity), MAX_WARNING),
+    );
+  }
+  return warnings;
 }
 
-function respond(uid: string, verdict: Verdict, who: { kind: string; name: string }): AdmissionResponse {
+function respond(uid: string, verdict: Verdict, warnings: string[]): AdmissionResponse {
   const annotations = auditAnnotations({
     decision: verdict.decision,
     reason: verdict.reason,
@@ -198,8 +235,7 @@ function respond(uid: string, verdict: Verdict, who: { kind: string; name: strin
     response.patchType = 'JSONPatch';
     response.patch = encodePatch(verdict.patch);
   }
-  const warning = warningFor(verdict, who);
-  if (warning) response.warnings = [warning];
+  if (warnings.length > 0) response.warnings = warnings;
   return response;
 }
 
@@ -207,15 +243,17 @@ export async function admit(request: AdmissionRequest, context: AdmissionContext
   const started = performance.now();
   const who = subject(request);
   let verdict: Verdict;
-  let response: AdmissionResponse;
   try {
     verdict = await decide(request, context);
-    response = respond(request.uid, verdict, who);
   } catch (error) {
     const message = `internal error: ${error instanceof Error ? error.message : String(error)}`;
     verdict = { decision: 'error', reason: 'internal-error', message, patch: [] };
-    response = respond(request.uid, verdict, who);
   }
+  const response = respond(
+    request.uid,
+    verdict,
+    warningsFor(verdict, who, namespaceOf(request), context.identity),
+  );
   const record: AuditRecord = boundedRecord({
     time: new Date().toISOString(),
     uid: request.uid,
@@ -230,6 +268,7 @@ export async function admit(request: AdmissionRequest, context: AdmissionContext
     message: verdict.message,
     patchPaths: verdict.patch.map((op) => op.path),
     durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+    ...(verdict.unread ? { unread: verdict.unread } : {}),
   });
   return { response, record };
 }

@@ -25,6 +25,8 @@ export interface AuditRecord {
   /** JSON Pointer of every patch operation, in patch order, without values. */
   patchPaths: string[];
   durationMs: number;
+  /** What could not be read for want of the namespace's grant (`Helm release records`, …). */
+  unread?: string[];
   /** The fields cut to their bound (SPEC §6: client-chosen fields are bounded), when any was. */
   truncated?: string[];
 }

@@ -5,7 +5,8 @@
  * it lets the webhook decide a Service as `mutate` decides the whole release, whatever order the
  * objects arrive in, and every replica reads the same record.
  *
- * Pure: picking the record among a list and decoding it. The content is never logged.
+ * Pure: picking the record among a list and decoding it. The content is never logged, and of the
+ * manifest only the kinds the core decides from are kept (a chart's own Secrets are not).
  */
 import { gunzipSync } from 'node:zlib';
 import { isRecord } from '../core/kubeTypes.ts';
@@ -67,4 +68,19 @@ export function decodeReleaseManifest(item: ReleaseRecordItem): string {
     throw new Error(`release record ${item.name} holds no manifest`);
   }
   return release.manifest;
+}
+
+/** The kinds of a release the core decides from (core release.ts, configMaps.ts). */
+const DECIDING_KINDS = new Set(['StatefulSet', 'Service', 'ConfigMap']);
+
+/** A record's StatefulSets, Services and ConfigMaps. Throws as `decodeReleaseManifest` does. */
+export async function releaseObjects(item: ReleaseRecordItem): Promise<unknown[]> {
+  const manifest = decodeReleaseManifest(item);
+  // yaml is loaded on the first record decoded, not at start-up (most pods never need it).
+  const { parseAllDocuments } = await import('yaml');
+  return parseAllDocuments(manifest, { version: '1.1' })
+    .map((doc) => doc.toJS() as unknown)
+    .filter(
+      (object) => isRecord(object) && typeof object.kind === 'string' && DECIDING_KINDS.has(object.kind),
+    );
 }

@@ -45,6 +45,13 @@ export const PATCH = {
 } as const;
 export type PatchType = (typeof PATCH)[keyof typeof PATCH];
 
+/**
+ * Asks for objects' metadata only (client-go's metadata client): a list or watch of Secrets then
+ * carries names, labels and resourceVersions, never their data.
+ */
+export const METADATA_ONLY =
+  'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
+
 export interface WatchEvent {
   type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
   object: unknown;
@@ -110,13 +117,14 @@ export class KubeClient {
     return this.#credentials.namespace;
   }
 
-  get<T = unknown>(path: string, query?: Query): Promise<T> {
-    return this.#json<T>('GET', path, query);
+  /** `accept`: METADATA_ONLY for metadata alone. */
+  get<T = unknown>(path: string, query?: Query, accept?: string): Promise<T> {
+    return this.#json<T>('GET', path, query, undefined, undefined, accept);
   }
 
   /** The items of a collection, one request (the caller's lists are small: a namespace's). */
-  async list<T = unknown>(path: string, query?: Query): Promise<T[]> {
-    return (await this.get<{ items?: T[] }>(path, query)).items ?? [];
+  async list<T = unknown>(path: string, query?: Query, accept?: string): Promise<T[]> {
+    return (await this.get<{ items?: T[] }>(path, query, accept)).items ?? [];
   }
 
   create<T = unknown>(path: string, body: unknown, query?: Query): Promise<T> {
@@ -135,7 +143,12 @@ export class KubeClient {
    * Opens a watch (`?watch=true` is added) and calls `onEvent` per event, in order. Events of
    * type ERROR carry a Status object (410 Gone: the resourceVersion is too old, list again).
    */
-  async watch(path: string, query: Query, onEvent: (event: WatchEvent) => void): Promise<Watch> {
+  async watch(
+    path: string,
+    query: Query,
+    onEvent: (event: WatchEvent) => void,
+    accept?: string,
+  ): Promise<Watch> {
     const abort = new AbortController();
     // The server ends the watch after timeoutSeconds; silence for a minute longer means it is gone.
     const serverSeconds =
@@ -143,6 +156,7 @@ export class KubeClient {
     const response = await this.#send('GET', withQuery(path, { ...query, watch: true }), {
       signal: abort.signal,
       watchIdleMs: (serverSeconds + 60) * 1000,
+      accept,
     });
     if (response.statusCode !== 200) {
       const body = await readBody(response);
@@ -183,9 +197,16 @@ export class KubeClient {
     };
   }
 
-  async #json<T>(method: string, path: string, query?: Query, body?: unknown, type?: string): Promise<T> {
+  async #json<T>(
+    method: string,
+    path: string,
+    query?: Query,
+    body?: unknown,
+    type?: string,
+    accept?: string,
+  ): Promise<T> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const response = await this.#send(method, withQuery(path, query), { payload, type });
+    const response = await this.#send(method, withQuery(path, query), { payload, type, accept });
     const text = await readBody(response);
     const status = response.statusCode ?? 0;
     if (status < 200 || status >= 300) throw failure(status, text, method, path);
@@ -199,11 +220,13 @@ export class KubeClient {
       signal,
       payload,
       type,
+      accept,
       watchIdleMs,
     }: {
       signal?: AbortSignal;
       payload?: string | undefined;
       type?: string | undefined;
+      accept?: string | undefined;
       /** A watch: how long its stream may stay silent. */
       watchIdleMs?: number;
     },
@@ -212,7 +235,7 @@ export class KubeClient {
     const url = this.#server;
     const headers: Record<string, string> = {
       ...base.headers,
-      accept: 'application/json',
+      accept: accept ?? 'application/json',
       'user-agent': 'kafka-nodeport-injector',
     };
     if (payload !== undefined) {

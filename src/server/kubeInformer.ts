@@ -56,19 +56,28 @@ const keyOf = (object: ObjectMeta): string | undefined => {
 
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
-/**
- * Starts list+watch of `path` (a collection, e.g. `/api/v1/nodes`) with `query` (selectors) and
- * keeps it running until stop(). `pageSize` is the list's `limit` (tests make it small).
- */
+/** What an informer lists and watches. */
+export interface InformerSource {
+  /** For log lines: `namespace`, `Service`… */
+  what: string;
+  /** A collection, e.g. `/api/v1/nodes`. */
+  path: string;
+  /** Selectors. */
+  query?: Query;
+  /** METADATA_ONLY (kubeClient.ts) to receive metadata alone. */
+  accept?: string;
+  /** The list's `limit` (tests make it small). */
+  pageSize?: number;
+}
+
+/** Starts list+watch of a collection and keeps it running until stop(). */
 export function startInformer<T extends ObjectMeta>(
   client: KubeClient,
-  what: string,
-  path: string,
-  query: Query,
+  source: InformerSource,
   handlers: InformerHandlers<T>,
   log: Log,
-  pageSize = PAGE,
 ): Informer {
+  const { what, path, query = {}, accept, pageSize = PAGE } = source;
   const keys = new Set<string>();
   const backoff = new Backoff();
   let stopped = false;
@@ -89,7 +98,7 @@ export function startInformer<T extends ObjectMeta>(
     let next: string | undefined;
     let listedVersion: string | undefined;
     do {
-      const page: List<T> = await client.get(path, { ...query, limit: pageSize, continue: next });
+      const page: List<T> = await client.get(path, { ...query, limit: pageSize, continue: next }, accept);
       for (const item of page.items ?? []) {
         const key = keyOf(item);
         if (key === undefined) continue;
@@ -145,6 +154,7 @@ export function startInformer<T extends ObjectMeta>(
         timeoutSeconds: WATCH_MIN_SECONDS + Math.floor(Math.random() * WATCH_MIN_SECONDS),
       },
       onEvent,
+      accept,
     );
     // stop() may have come while the watch was connecting, when there was nothing to stop.
     if (isStopped()) watch.stop();

@@ -22,9 +22,7 @@ export function kubeNamespaceSource(kube: KubeConnection, log: Log): NamespaceSo
     if (stopped) return;
     informer = startInformer<Namespace>(
       client,
-      'namespace',
-      '/api/v1/namespaces',
-      {},
+      { what: 'namespace', path: '/api/v1/namespaces' },
       {
         upsert: (ns) => {
           if (ns.metadata?.name) events.upsert(ns.metadata.name, ns.metadata.annotations);

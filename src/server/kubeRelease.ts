@@ -1,52 +1,48 @@
 /**
- * The release a client Service belongs to, read from the API server when the Service is admitted
- * (admissionHandler.ts asks only for a Kafka Service it would change, or a Kafka StatefulSet whose
- * broker runs a script from a ConfigMap, so the call is rare):
+ * The release a Kafka object belongs to, as the webhook decides it (admissionHandler.ts asks only
+ * for a Kafka Service it would change, or a Kafka StatefulSet whose broker runs a script from a
+ * ConfigMap):
  *
- * - an object Helm created (`meta.helm.sh/release-name`): the manifest of the release record Helm
- *   wrote before creating anything — the whole release, the same for every replica, whatever
- *   order the objects arrive in;
+ * - an object Helm created (`meta.helm.sh/release-name`): the current revision of its release
+ *   record (releaseRecords.ts: watch-fed, checked by one narrow read) — the whole release, the
+ *   same for every replica, whatever order the objects arrive in;
  * - otherwise (`kubectl apply`, or a Helm dry run that stores no record): the namespace's
- *   StatefulSets, Services and ConfigMaps as the cluster has them — a partial view.
+ *   StatefulSets, Services and ConfigMaps as the API server holds them — a partial view, read live
+ *   and namespaced: its cost grows with the namespace, not the cluster, and a copy fed by a watch
+ *   could miss a StatefulSet applied a moment before its Service (a different answer by timing).
  *
- * Live lists, not a cluster-wide watch: holding every StatefulSet, Service and release record of a
- * large cluster in memory to serve an occasional Service is a poor trade.
- *
- * Needs RBAC `list` on `statefulsets.apps`, `services`, `configmaps` and `secrets` (the release records; their
- * content is decoded in memory, never logged or kept). A release record that cannot be read makes
- * the lookup throw `ReleaseUnavailable`: guessing would risk opening a Service in front of brokers
- * that do not advertise it. A failing live list gives an empty partial view.
+ * Both reads go through the namespaced grant opting in creates (release-reader.yaml). Without it
+ * the object is decided as without Helm, from what could be read, and `unread` says what to run.
+ * A record that exists but cannot be read otherwise makes the lookup throw `ReleaseUnavailable`:
+ * guessing would risk opening a Service in front of brokers that do not advertise it.
  */
 import type { ReleaseView } from '../core/release.ts';
-import {
-  currentRecord,
-  decodeReleaseManifest,
-  helmReleaseOf,
-  releaseRecordSelector,
-  type ReleaseRecordItem,
-} from './helmReleaseRecord.ts';
-import type { KubeClient, KubeConnection } from './kubeClient.ts';
+import { helmReleaseOf } from './helmReleaseRecord.ts';
+import { statusOf, type KubeClient, type KubeConnection } from './kubeClient.ts';
 import type { Log } from './log.ts';
+import { kubeNodePortServices, type NodePortServices } from './nodePortServices.ts';
+import { kubeReleaseRecords, RecordsForbidden, type ReleaseRecords } from './releaseRecords.ts';
 
-export type ReleaseLookup = (namespace: string, object: unknown) => Promise<ReleaseView>;
+/** A release as found, and what of it could not be read for want of the namespace's grant. */
+export interface FoundRelease extends ReleaseView {
+  /** E.g. `Helm release records`: the namespace has not granted the webhook that read. */
+  unread?: string[];
+}
+
+export type ReleaseLookup = (namespace: string, object: unknown) => Promise<FoundRelease>;
 
 /** The release record exists but could not be read: the Service must not be decided blind. */
 export class ReleaseUnavailable extends Error {}
 
-interface Lists {
+/** The namespace's objects a partial view is made of (live, namespaced). */
+export interface NamespaceLists {
   statefulSets(namespace: string): Promise<unknown[]>;
   services(namespace: string): Promise<unknown[]>;
   configMaps(namespace: string): Promise<unknown[]>;
-  allServices(): Promise<unknown[]>;
-  releaseRecords(namespace: string, release: string): Promise<ReleaseRecordItem[]>;
 }
 
-interface Secret {
-  metadata?: { name?: string; labels?: Record<string, string> };
-  data?: Record<string, string>;
-}
-
-const PARTIAL_NONE: ReleaseView = { objects: [], complete: false };
+/** Well inside the API server's wait for the webhook (the configuration's timeoutSeconds). */
+const LOOKUP_TIMEOUT_MS = 2000;
 
 function withTimeout<T>(work: Promise<T>, timeoutMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -64,42 +60,50 @@ function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** A release's objects from its Helm record, or from the cluster (see the file comment). */
-export function releaseLookup(lists: () => Promise<Lists>, log: Log, timeoutMs = 2000): ReleaseLookup {
-  const fromCluster = async (namespace: string): Promise<ReleaseView> => {
+/** A release's objects from its Helm record, or from the namespace (see the file comment). */
+export function releaseLookup(
+  records: Pick<ReleaseRecords, 'current'>,
+  lists: () => Promise<NamespaceLists>,
+  log: Log,
+  timeoutMs = LOOKUP_TIMEOUT_MS,
+): ReleaseLookup {
+  const fromCluster = async (namespace: string, unread: string[]): Promise<FoundRelease> => {
+    const objects: unknown[] = [];
+    const missing = [...unread];
     try {
       const api = await lists();
-      const [statefulSets, services, configMaps] = await withTimeout(
-        Promise.all([api.statefulSets(namespace), api.services(namespace), api.configMaps(namespace)]),
-        timeoutMs,
+      const kinds = ['StatefulSets', 'Services', 'ConfigMaps'] as const;
+      const listed = await Promise.allSettled(
+        [api.statefulSets(namespace), api.services(namespace), api.configMaps(namespace)].map((list) =>
+          withTimeout(list, timeoutMs),
+        ),
       );
-      return { objects: [...statefulSets, ...services, ...configMaps], complete: false };
+      listed.forEach((answer, i) => {
+        const kind = kinds[i] ?? '';
+        if (answer.status === 'fulfilled') objects.push(...answer.value);
+        else if (statusOf(answer.reason) === 403) missing.push(kind);
+        else log.warn(`${kind} of ${namespace} not listed, deciding without them: ${message(answer.reason)}`);
+      });
     } catch (error) {
-      log.warn(
-        `release objects of ${namespace} not listed, deciding the Service without them: ${message(error)}`,
-      );
-      return PARTIAL_NONE;
+      log.warn(`objects of ${namespace} not listed, deciding without them: ${message(error)}`);
     }
+    return { objects, complete: false, ...(missing.length > 0 ? { unread: missing } : {}) };
   };
 
   return async (namespace, object) => {
     const release = helmReleaseOf(object, namespace);
-    if (release === undefined) return fromCluster(namespace);
-    let manifest: string | undefined;
+    if (release === undefined) return fromCluster(namespace, []);
+    let objects: unknown[] | undefined;
     try {
-      const api = await lists();
-      const record = currentRecord(await withTimeout(api.releaseRecords(namespace, release), timeoutMs));
-      manifest = record && decodeReleaseManifest(record);
+      objects = await withTimeout(records.current(namespace, release), timeoutMs);
     } catch (error) {
+      if (error instanceof RecordsForbidden) return fromCluster(namespace, ['Helm release records']);
       throw new ReleaseUnavailable(
         `helm release record of ${namespace}/${release} not readable: ${message(error)}`,
       );
     }
     // No record: a Helm dry run, or a record deleted by hand. The cluster is all there is.
-    if (manifest === undefined) return fromCluster(namespace);
-    // yaml is loaded on the first release record read, not at start-up (most pods never need it).
-    const { parseAllDocuments } = await import('yaml');
-    const objects = parseAllDocuments(manifest, { version: '1.1' }).map((doc) => doc.toJS() as unknown);
+    if (objects === undefined) return fromCluster(namespace, []);
     return { objects, complete: true };
   };
 }
@@ -107,12 +111,12 @@ export function releaseLookup(lists: () => Promise<Lists>, log: Log, timeoutMs =
 /** What the webhook reads of the cluster when it admits a Kafka object. */
 export interface ClusterView {
   release: ReleaseLookup;
-  /** Every Service of the cluster (node ports are cluster-wide). Throws on failure or timeout. */
-  allServices: () => Promise<unknown[]>;
+  /** The Services that hold node ports, cluster-wide (a claim is checked against them). */
+  nodePorts: Pick<NodePortServices, 'ready' | 'holders'>;
 }
 
-/** The lists against a real API server. */
-function kubeLists(kube: KubeClient): Lists {
+/** The namespace's lists against a real API server. */
+function kubeLists(kube: KubeClient): NamespaceLists {
   // List items carry no kind; the core recognises objects by it.
   const ofKind = async (path: string, apiVersion: string, kind: string): Promise<unknown[]> =>
     (await kube.list(path)).map((item) => Object.assign({}, item, { apiVersion, kind }));
@@ -122,33 +126,24 @@ function kubeLists(kube: KubeClient): Lists {
       ofKind(`/apis/apps/v1${ns(namespace)}/statefulsets`, 'apps/v1', 'StatefulSet'),
     services: (namespace) => ofKind(`/api/v1${ns(namespace)}/services`, 'v1', 'Service'),
     configMaps: (namespace) => ofKind(`/api/v1${ns(namespace)}/configmaps`, 'v1', 'ConfigMap'),
-    allServices: () => kube.list('/api/v1/services'),
-    releaseRecords: async (namespace, release) => {
-      const secrets = await kube.list<Secret>(`/api/v1${ns(namespace)}/secrets`, {
-        labelSelector: releaseRecordSelector(release),
-        fieldSelector: 'type=helm.sh/release.v1',
-      });
-      return secrets.map((secret) => ({
-        name: secret.metadata?.name ?? '',
-        labels: secret.metadata?.labels ?? {},
-        ...(secret.data?.['release'] === undefined ? {} : { release: secret.data['release'] }),
-      }));
-    },
   };
 }
 
-/** The lookups against a real API server (a failed connection is tried again at the next admission). */
-export function kubeClusterView(kube: KubeConnection, log: Log, timeoutMs = 2000): ClusterView {
-  const lists = async (): Promise<Lists> => kubeLists(await kube.client());
+export interface RunningClusterView extends ClusterView {
+  records: ReleaseRecords;
+  stop(): Promise<void>;
+}
+
+/** The caches and lookups against a real API server; stop() ends their watches. */
+export function kubeClusterView(kube: KubeConnection, log: Log): RunningClusterView {
+  const records = kubeReleaseRecords(kube, log);
+  const nodePorts = kubeNodePortServices(kube, log);
   return {
-    release: releaseLookup(lists, log, timeoutMs),
-    allServices: async () => {
-      try {
-        return await withTimeout((await lists()).allServices(), timeoutMs);
-      } catch (error) {
-        log.warn(`Services not listed, node port claims not checked: ${message(error)}`);
-        throw error;
-      }
+    release: releaseLookup(records, async () => kubeLists(await kube.client()), log),
+    nodePorts,
+    records,
+    async stop() {
+      await Promise.all([records.stop(), nodePorts.stop()]);
     },
   };
 }

@@ -164,9 +164,7 @@ export async function kubeNodeAddressPublisher(
   }
   const nodes = startInformer<Node>(
     client,
-    'node',
-    '/api/v1/nodes',
-    {},
+    { what: 'node', path: '/api/v1/nodes' },
     {
       upsert: (node) => {
         const addresses = (node.status?.addresses ?? []).map((a) => ({ type: a.type, address: a.address }));
@@ -183,9 +181,11 @@ export async function kubeNodeAddressPublisher(
   );
   const namespaces = startInformer<{ metadata?: { name?: string } }>(
     client,
-    'opted-in namespace',
-    '/api/v1/namespaces',
-    { labelSelector: `${INJECT_LABEL}=enabled` },
+    {
+      what: 'opted-in namespace',
+      path: '/api/v1/namespaces',
+      query: { labelSelector: `${INJECT_LABEL}=enabled` },
+    },
     {
       upsert: (ns) => {
         if (ns.metadata?.name) publisher.upsertNamespace(ns.metadata.name);

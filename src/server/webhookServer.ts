@@ -24,6 +24,7 @@ import { kubeNamespaceSource } from './kubeNamespaceSource.ts';
 import { kubeNodeAddressPublisher } from './nodeAddressPublisher.ts';
 import { kubeClusterView } from './kubeRelease.ts';
 import { KubeConnection } from './kubeClient.ts';
+import { DEFAULT_WEBHOOK_IDENTITY } from '../core/optInGrant.ts';
 import type { Logger } from 'pino';
 import { createMetrics, createMetricsServer } from './metrics.ts';
 import {
@@ -81,6 +82,8 @@ export interface WebhookServerOptions {
   shutdownTimeoutMs: number;
   /** Server logs (pino); stdout stays the audit log's. */
   logger: Logger;
+  /** The webhook's ServiceAccount (default: the manifests'), named in the grant command. */
+  serviceAccount?: string;
   /** Overrides `kubeConfig` as the source of a Service's release (tests). */
   release?: AdmissionContext['release'];
   /** Replaces the mutation core (tests: slow or failing cores). */
@@ -216,9 +219,11 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       ? await kubeNodeAddressPublisher(kube, log, protectedNamespaces)
       : undefined;
   if (nodeAddresses) log.info(`node addresses published as ${nodeAddresses.description}`);
-  if (kube && !options.release) {
+  // The release records of opted-in namespaces and the node ports Services hold, from watches.
+  const clusterView = kube && !options.release ? kubeClusterView(kube, log) : undefined;
+  if (clusterView) {
     log.info(
-      "a client Service's release is read from its Helm release record (else the namespace's StatefulSets and Services) when it is admitted",
+      "a Kafka Service's release is read from its Helm release record (watched in opted-in namespaces), else the namespace's objects; node ports held from a watch of every Service",
     );
   }
 
@@ -233,7 +238,16 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       namespaces,
       protectedNamespaces,
       mutate: options.mutate ?? mutateObject,
-      ...(options.release ? { release: options.release } : kube ? kubeClusterView(kube, log) : {}),
+      ...(options.release ? { release: options.release } : {}),
+      ...(clusterView ? { release: clusterView.release, nodePorts: clusterView.nodePorts } : {}),
+      ...(options.ownNamespace
+        ? {
+            identity: {
+              namespace: options.ownNamespace,
+              serviceAccount: options.serviceAccount ?? DEFAULT_WEBHOOK_IDENTITY.serviceAccount,
+            },
+          }
+        : {}),
     },
     audit,
     metrics,
@@ -244,6 +258,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
         ? [`serving certificate from ${certificates.description} not loaded yet`]
         : []),
       ...(namespaces.ready ? [] : ['namespace cache not synced yet']),
+      ...(clusterView && !clusterView.nodePorts.ready ? ['Service cache not synced yet'] : []),
     ],
     draining: () => draining,
     logger: log,
@@ -272,7 +287,13 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     url = urlOf('https', app.server.address() as AddressInfo);
   } catch (error) {
     // A port in use must end `serve`, not leave the other listener and the watch running.
-    await Promise.allSettled([app.close(), closeMetrics(), cache?.stop(), nodeAddresses?.stop()]);
+    await Promise.allSettled([
+      app.close(),
+      closeMetrics(),
+      cache?.stop(),
+      nodeAddresses?.stop(),
+      clusterView?.stop(),
+    ]);
     tls.close();
     throw error;
   }
@@ -298,6 +319,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       await Promise.all([
         cache?.stop(),
         nodeAddresses?.stop(),
+        clusterView?.stop(),
         certificates?.stop(),
         audit.close(),
         closeMetrics(),

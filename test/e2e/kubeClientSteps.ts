@@ -117,16 +117,14 @@ export async function kubeClientSteps(cluster: Cluster, check: Check): Promise<v
     let syncs = 0;
     const informer = startInformer<{ metadata?: { name?: string; annotations?: Record<string, string> } }>(
       admin,
-      'test namespace',
-      '/api/v1/namespaces',
-      { labelSelector: label },
+      // Pages of two: the three namespaces take two requests.
+      { what: 'test namespace', path: '/api/v1/namespaces', query: { labelSelector: label }, pageSize: 2 },
       {
         upsert: (ns) => seen.set(ns.metadata?.name ?? '', ns.metadata?.annotations),
         remove: (name) => seen.delete(name),
         synced: () => (syncs += 1),
       },
       quietLog,
-      2, // pages of two: the three namespaces take two requests
     );
     try {
       await until('the first listing', () => syncs === 1);

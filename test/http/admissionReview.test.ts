@@ -6,7 +6,7 @@
 import fastJsonPatch from 'fast-json-patch';
 import t from 'tap';
 import { outcome } from '../../src/core/result.ts';
-import { ReleaseUnavailable } from '../../src/server/kubeRelease.ts';
+import { ReleaseUnavailable, type FoundRelease } from '../../src/server/kubeRelease.ts';
 import { NamespaceCache, type NamespaceEvents } from '../../src/server/namespaceCache.ts';
 import { clientService } from '../support/fixtures.ts';
 import { kafkaStatefulSet, postReview, review, testApp } from './helpers.ts';
@@ -247,16 +247,53 @@ t.test('a Kafka StatefulSet claiming a node port another release holds is denied
     metadata: { namespace: 'team-b', name: 'kafka' },
     spec: { ports: [{ port: 9092, nodePort: 31980 }] },
   };
-  const { app, audit } = await testApp({ allServices: () => Promise.resolve([held]) });
+  const { app, audit } = await testApp({ nodePorts: { ready: true, holders: () => [held] } });
   const { review: answer } = await postReview(app, review(kafkaStatefulSet()));
   t.equal(answer.response.allowed, false);
   t.match(answer.response.status?.message, /node port 31980 is held by Service team-b\/kafka/);
   t.equal(audit.records.at(-1)?.reason, 'node-port-taken');
-  const free = await testApp({ allServices: () => Promise.resolve([]) });
+  const free = await testApp({ nodePorts: { ready: true, holders: () => [] } });
   const { review: allowed } = await postReview(free.app, review(kafkaStatefulSet()));
   t.equal(allowed.response.allowed, true, 'a free port is claimed');
   t.ok(allowed.response.patch);
 });
+
+t.test('before the node ports held are loaded, a claim is not made on guesswork', async (t) => {
+  const { app, audit } = await testApp({ nodePorts: { ready: false, holders: () => [] } });
+  const { review: answer } = await postReview(app, review(kafkaStatefulSet()));
+  t.equal(answer.response.allowed, true);
+  t.notOk(answer.response.patch, 'no patch');
+  t.match(answer.response.warnings?.[0], /not exposed: the node ports Services hold are not loaded yet/);
+  t.match(audit.records[0], { decision: 'error', reason: 'service-cache-not-ready' });
+});
+
+t.test(
+  'a namespace that has not granted its reads: decided without them, and told what to run',
+  async (t) => {
+    const release = (): Promise<FoundRelease> =>
+      Promise.resolve({ objects: [], complete: false, unread: ['Helm release records', 'StatefulSets'] });
+    const { app, audit } = await testApp({
+      release,
+      identity: { namespace: 'kni', serviceAccount: 'webhook' },
+    });
+    const service = {
+      ...clientService([{ name: 'tcp-client', port: 9092, targetPort: 'kafka-client' }]),
+      metadata: { name: 'kafka', namespace: 'kafka', annotations: { 'meta.helm.sh/release-name': 'kafka' } },
+    };
+    const { review: answer } = await postReview(app, review(service));
+    t.equal(answer.response.allowed, true);
+    const warnings = answer.response.warnings ?? [];
+    t.match(
+      warnings.join('\n'),
+      /cannot read Helm release records, StatefulSets in namespace kafka: it has not granted the webhook its reads/,
+    );
+    t.equal(
+      warnings.at(-1),
+      'kubectl -n kafka create rolebinding kafka-nodeport-injector --clusterrole=kafka-nodeport-injector-release-reader --serviceaccount=kni:webhook',
+    );
+    t.same(audit.records.at(-1)?.unread, ['Helm release records', 'StatefulSets']);
+  },
+);
 
 t.test('a name that is no string (even {"toString": {}}) is answered with the uid, not a 500', async (t) => {
   const { app } = await testApp();
