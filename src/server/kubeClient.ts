@@ -46,11 +46,22 @@ export const PATCH = {
 export type PatchType = (typeof PATCH)[keyof typeof PATCH];
 
 /**
- * Asks for objects' metadata only (client-go's metadata client): a list or watch of Secrets then
- * carries names, labels and resourceVersions, never their data.
+ * What a read returns: whole objects, or their metadata only (client-go's metadata client): a list
+ * or watch of Secrets then carries names, labels and resourceVersions, never their data.
  */
-export const METADATA_ONLY =
-  'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
+export type Representation = 'object' | 'metadata';
+
+const ACCEPT = {
+  list: {
+    object: 'application/json',
+    metadata: 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1',
+  },
+  // A watch's events carry single objects: the list form is refused there (the stream stays empty).
+  watch: {
+    object: 'application/json',
+    metadata: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1',
+  },
+} as const;
 
 export interface WatchEvent {
   type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
@@ -117,14 +128,14 @@ export class KubeClient {
     return this.#credentials.namespace;
   }
 
-  /** `accept`: METADATA_ONLY for metadata alone. */
-  get<T = unknown>(path: string, query?: Query, accept?: string): Promise<T> {
-    return this.#json<T>('GET', path, query, undefined, undefined, accept);
+  /** `metadata`: a collection's items as metadata alone. */
+  get<T = unknown>(path: string, query?: Query, representation: Representation = 'object'): Promise<T> {
+    return this.#json<T>('GET', path, query, undefined, undefined, ACCEPT.list[representation]);
   }
 
   /** The items of a collection, one request (the caller's lists are small: a namespace's). */
-  async list<T = unknown>(path: string, query?: Query, accept?: string): Promise<T[]> {
-    return (await this.get<{ items?: T[] }>(path, query, accept)).items ?? [];
+  async list<T = unknown>(path: string, query?: Query, representation?: Representation): Promise<T[]> {
+    return (await this.get<{ items?: T[] }>(path, query, representation)).items ?? [];
   }
 
   create<T = unknown>(path: string, body: unknown, query?: Query): Promise<T> {
@@ -147,7 +158,7 @@ export class KubeClient {
     path: string,
     query: Query,
     onEvent: (event: WatchEvent) => void,
-    accept?: string,
+    representation: Representation = 'object',
   ): Promise<Watch> {
     const abort = new AbortController();
     // The server ends the watch after timeoutSeconds; silence for a minute longer means it is gone.
@@ -156,7 +167,7 @@ export class KubeClient {
     const response = await this.#send('GET', withQuery(path, { ...query, watch: true }), {
       signal: abort.signal,
       watchIdleMs: (serverSeconds + 60) * 1000,
-      accept,
+      accept: ACCEPT.watch[representation],
     });
     if (response.statusCode !== 200) {
       const body = await readBody(response);

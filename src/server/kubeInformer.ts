@@ -16,6 +16,7 @@ import {
   statusOf,
   type KubeClient,
   type Query,
+  type Representation,
   type Watch,
   type WatchEvent,
 } from './kubeClient.ts';
@@ -64,8 +65,8 @@ export interface InformerSource {
   path: string;
   /** Selectors. */
   query?: Query;
-  /** METADATA_ONLY (kubeClient.ts) to receive metadata alone. */
-  accept?: string;
+  /** `metadata`: objects' metadata alone (default: whole objects). */
+  representation?: Representation;
   /** The list's `limit` (tests make it small). */
   pageSize?: number;
 }
@@ -77,7 +78,7 @@ export function startInformer<T extends ObjectMeta>(
   handlers: InformerHandlers<T>,
   log: Log,
 ): Informer {
-  const { what, path, query = {}, accept, pageSize = PAGE } = source;
+  const { what, path, query = {}, representation, pageSize = PAGE } = source;
   const keys = new Set<string>();
   const backoff = new Backoff();
   let stopped = false;
@@ -98,7 +99,11 @@ export function startInformer<T extends ObjectMeta>(
     let next: string | undefined;
     let listedVersion: string | undefined;
     do {
-      const page: List<T> = await client.get(path, { ...query, limit: pageSize, continue: next }, accept);
+      const page: List<T> = await client.get(
+        path,
+        { ...query, limit: pageSize, continue: next },
+        representation,
+      );
       for (const item of page.items ?? []) {
         const key = keyOf(item);
         if (key === undefined) continue;
@@ -154,7 +159,7 @@ export function startInformer<T extends ObjectMeta>(
         timeoutSeconds: WATCH_MIN_SECONDS + Math.floor(Math.random() * WATCH_MIN_SECONDS),
       },
       onEvent,
-      accept,
+      representation,
     );
     // stop() may have come while the watch was connecting, when there was nothing to stop.
     if (isStopped()) watch.stop();

@@ -24,7 +24,7 @@ import {
   releaseRecordSelector,
   type ReleaseRecordItem,
 } from './helmReleaseRecord.ts';
-import { METADATA_ONLY, statusOf, type KubeClient, type KubeConnection } from './kubeClient.ts';
+import { statusOf, type KubeClient, type KubeConnection } from './kubeClient.ts';
 import { startInformer, type Informer } from './kubeInformer.ts';
 import type { Log } from './log.ts';
 
@@ -137,7 +137,7 @@ export function kubeReleaseRecords(
         what: `Helm release records of ${namespace}`,
         path: secretsPath(namespace),
         query: { labelSelector: 'owner=helm', fieldSelector: RECORD_TYPE },
-        accept: METADATA_ONLY,
+        representation: 'metadata',
       },
       {
         upsert: (meta) => {
@@ -196,7 +196,7 @@ export function kubeReleaseRecords(
         records = await client.list<RecordMeta>(
           secretsPath(namespace),
           { labelSelector: releaseRecordSelector(release), fieldSelector: RECORD_TYPE },
-          METADATA_ONLY,
+          'metadata',
         );
       } catch (error) {
         throw forbiddenOr(error);

@@ -76,6 +76,7 @@ import {
   type WebhookLatency,
 } from './cluster.ts';
 import { kubeClientSteps } from './kubeClientSteps.ts';
+import { leastPrivilegeSteps } from './leastPrivilegeSteps.ts';
 import {
   changedPaths,
   getObject,
@@ -92,9 +93,11 @@ import {
   INJECT_LABEL,
   NODE_SELECTOR_ANNOTATION,
   createNamespace,
+  grantReads,
   registerWebhook,
   startWebhook,
 } from './webhookCluster.ts';
+import { grantCommand } from '../../src/core/optInGrant.ts';
 
 const NODES: FakeNode[] = [
   // ExternalIPs for the address-type steps; kafka-c has none (it falls back to its Hostname).
@@ -921,6 +924,63 @@ async function renderFor(
 }
 
 /**
+ * A namespace that set the label but not the RoleBinding: the webhook cannot read the release
+ * record there, decides as without Helm (the Service before its brokers: aimed at the chart's
+ * client port, right for the default listener), and says so with the command to run — which,
+ * run, makes the next upgrade decided from the record.
+ */
+async function ungrantedNamespaceStep(cluster: Cluster, webhook: WebhookProcess): Promise<void> {
+  const c = CHARTS.find((x) => x.dir === 'bitnami-kafka-12.9.5') ?? CHARTS[0];
+  if (!c) throw new Error('no corpus chart');
+  const ns = 'label-only';
+  const nsAnnotations = { [NODE_SELECTOR_ANNOTATION]: 'runapp=kafka', [NODE_PORT_ANNOTATION]: '30081' };
+  await check(
+    `${caseName(c)} in a namespace with the label but no RoleBinding: exposed as without Helm, and helm install shows the grant command`,
+    async () => {
+      await createNamespace(cluster, ns, INJECT_LABEL, nsAnnotations, { grant: false });
+      const from = webhook.audit.length;
+      const { result } = await installChart(cluster, c, ns);
+      helmOk(result, 'helm install');
+      const { text } = await releaseManifest(cluster, ns);
+      await assertStoredAsMutate(cluster, ns, text, nsAnnotations);
+      const service = await auditRecord(
+        webhook,
+        from,
+        (r) => r.namespace === ns && r.kind === 'Service' && r.decision === 'mutated',
+      );
+      assert.deepEqual(service.unread, ['Helm release records', 'StatefulSets', 'ConfigMaps']);
+      assert.ok(
+        result.stderr.includes(grantCommand(ns)),
+        `helm install printed the command:\n${result.stderr.slice(-600)}`,
+      );
+    },
+  );
+  await check(
+    `${caseName(c)}: after the grant command, helm upgrade is decided from the release record`,
+    async () => {
+      await grantReads(cluster, ns);
+      const from = webhook.audit.length;
+      const upgrade = await helmFor(cluster, c)(
+        ['upgrade', RELEASE, chartPath(c), '-n', ns, ...setFlags(c.values)],
+        {
+          timeoutMs: 180_000,
+        },
+      );
+      helmOk(upgrade, 'helm upgrade');
+      const service = await auditRecord(
+        webhook,
+        from,
+        (r) => r.namespace === ns && r.kind === 'Service' && r.name === RELEASE,
+      );
+      assert.equal(service.unread, undefined, 'nothing unread');
+      assert.ok(!upgrade.stderr.includes('create rolebinding'), 'no grant warning');
+    },
+  );
+  await uninstall(cluster, ns).catch(() => undefined);
+  void deleteNamespace(cluster, ns);
+}
+
+/**
  * Without Helm there is no release record: a Service applied before its StatefulSet is decided
  * without its brokers. Right for a chart's own client listener; for a user-defined outside listener
  * the StatefulSet is refused, naming the Service, rather than exposed behind it.
@@ -1368,7 +1428,7 @@ async function main(): Promise<void> {
   let webhook: WebhookProcess | undefined;
   try {
     say(`cluster up: ${cluster.server}`);
-    const { webhook: wh, caPem } = await startWebhook(cluster);
+    const { webhook: wh, caPem, kubeconfig: webhookKubeconfig } = await startWebhook(cluster);
     webhook = wh;
     diagnose = async () =>
       [
@@ -1389,6 +1449,8 @@ async function main(): Promise<void> {
     );
     if (!registered) throw new Error('webhook not reachable: nothing else can run');
     await kubeClientSteps(cluster, check);
+    await leastPrivilegeSteps(cluster, check, webhookKubeconfig);
+    await ungrantedNamespaceStep(cluster, wh);
     const overallBefore = await cluster.webhookAdmissionMetrics();
     const auditFrom = wh.audit.length;
 

@@ -47,6 +47,7 @@ export interface AuditRecord {
   message: string;
   patchPaths: string[];
   durationMs: number;
+  unread?: string[];
 }
 
 export interface WebhookOptions {
