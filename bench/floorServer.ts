@@ -5,6 +5,12 @@
  * the request's uid. No framework, no validation, no patch, no audit, no metrics.
  *
  *   node bench/floorServer.ts --cert FILE --key FILE [--host 127.0.0.1] [--port 0] [--min-version TLSv1.2]
+ *                             [--load-deps REPO]
+ *
+ * `--load-deps REPO`: first import the production dependencies of REPO's package.json, as `serve`
+ * has them in memory — the idle-memory baseline ("a bare Node TLS server that has loaded the same
+ * dependencies"). @kubernetes/client-node is left out: `serve` loads it only for a kubeconfig's
+ * credential plugins (src/server/kubeCredentials.ts).
  *
  * `run.ts` passes `--min-version` from the server's own TLS_CONTEXT_OPTIONS (not imported here: that
  * would load fastify into the floor and inflate its memory).
@@ -12,6 +18,9 @@
  * Prints `listening https://HOST:PORT` on stdout once it accepts connections; SIGTERM closes it.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { createSecureServer } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -23,8 +32,22 @@ const { values } = parseArgs({
     host: { type: 'string', default: '127.0.0.1' },
     port: { type: 'string', default: '0' },
     'min-version': { type: 'string', default: 'TLSv1.2' },
+    'load-deps': { type: 'string' },
   },
 });
+
+const LOADED_ONLY_ON_DEMAND = new Set(['@kubernetes/client-node']);
+if (values['load-deps'] !== undefined) {
+  const manifest = join(values['load-deps'], 'package.json');
+  const { dependencies = {} } = JSON.parse(readFileSync(manifest, 'utf8')) as {
+    dependencies?: Record<string, string>;
+  };
+  const require = createRequire(manifest);
+  for (const name of Object.keys(dependencies)) {
+    if (LOADED_ONLY_ON_DEMAND.has(name)) continue;
+    await import(pathToFileURL(require.resolve(name)).href);
+  }
+}
 if (values.cert === undefined || values.key === undefined) {
   process.stderr.write('floorServer: --cert and --key are required\n');
   process.exit(2);

@@ -1,13 +1,45 @@
 /**
  * `explain --kubeconfig FILE -n NAMESPACE`: fetches what the namespace holds and hands it to the
  * core's live explanation (src/core/liveExplanation.ts). Reads only: namespaces, StatefulSets,
- * Services, ConfigMaps and Pods of that namespace.
+ * Services, ConfigMaps and Pods of that namespace; and asks the API server (a SubjectAccessReview,
+ * which stores nothing) whether the webhook's ServiceAccount may read its release records.
  */
 import type { RawConfig } from '../core/config.ts';
 import { explainLive, type LiveExplanation, type LivePod } from '../core/liveExplanation.ts';
 import { connectKube } from '../server/kubeClient.ts';
 import type { KubeConfigLocation } from '../server/kubeConfig.ts';
 import { SYSTEM_NAMESPACES } from '../server/admissionHandler.ts';
+import { DEFAULT_WEBHOOK_IDENTITY, type WebhookIdentity } from '../core/optInGrant.ts';
+import type { KubeClient } from '../server/kubeClient.ts';
+
+/** Whether `webhook` may list Secrets in `namespace`; undefined when the question is refused. */
+async function mayReadRecords(
+  kube: KubeClient,
+  namespace: string,
+  webhook: WebhookIdentity,
+): Promise<boolean | undefined> {
+  try {
+    const review = await kube.create<{ status?: { allowed?: boolean } }>(
+      '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+      {
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SubjectAccessReview',
+        spec: {
+          user: `system:serviceaccount:${webhook.namespace}:${webhook.serviceAccount}`,
+          groups: [
+            'system:serviceaccounts',
+            `system:serviceaccounts:${webhook.namespace}`,
+            'system:authenticated',
+          ],
+          resourceAttributes: { namespace, verb: 'list', resource: 'secrets' },
+        },
+      },
+    );
+    return review.status?.allowed === true;
+  } catch {
+    return undefined;
+  }
+}
 
 interface NamespaceObject {
   metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
@@ -28,12 +60,14 @@ export async function explainNamespace(
   const kube = await connectKube(location);
   const ns = namespace ?? (kube.defaultNamespace || 'default');
   const at = `/namespaces/${encodeURIComponent(ns)}`;
-  const [nsObject, statefulSets, services, configMaps, pods] = await Promise.all([
+  const webhook = { ...DEFAULT_WEBHOOK_IDENTITY, namespace: webhookNamespace };
+  const [nsObject, statefulSets, services, configMaps, pods, granted] = await Promise.all([
     kube.get<NamespaceObject>(`/api/v1${at}`),
     kube.list<object>(`/apis/apps/v1${at}/statefulsets`),
     kube.list<object>(`/api/v1${at}/services`),
     kube.list<object>(`/api/v1${at}/configmaps`),
     kube.list<Pod>(`/api/v1${at}/pods`),
+    mayReadRecords(kube, ns, webhook),
   ]);
   // The lists carry no kind per item; the core recognises objects by kind.
   const withKind = (list: object[], kind: string): unknown[] => list.map((item) => ({ ...item, kind }));
@@ -57,6 +91,7 @@ export async function explainNamespace(
       ],
       pods: livePods,
       protectedNamespaces: [...SYSTEM_NAMESPACES, webhookNamespace],
+      grant: { granted, webhook },
     },
     defaults,
   );

@@ -14,6 +14,7 @@ import {
 } from './config.ts';
 import { isRecord, selectsLabels, type KubeObject } from './kubeTypes.ts';
 import { NODE_ADDRESS_MAP, parseNodeAddressEntry, pickNodeAddress } from './nodeAddresses.ts';
+import { grantCommand, missingGrantMessage, type WebhookIdentity } from './optInGrant.ts';
 import { mutateRelease } from './release.ts';
 import type { MutationResult } from './result.ts';
 
@@ -37,6 +38,11 @@ export interface LiveView {
   pods: LivePod[];
   /** Namespaces the webhook never mutates (kube-system, …, its own). */
   protectedNamespaces: readonly string[];
+  /**
+   * Whether the webhook's ServiceAccount may read the namespace's release records (a
+   * SubjectAccessReview), or undefined when that could not be asked; and who the webhook is.
+   */
+  grant?: { granted: boolean | undefined; webhook: WebhookIdentity };
 }
 
 export interface LiveBroker {
@@ -71,7 +77,33 @@ export interface LiveExplanation {
   /** Why the webhook is (not) called for this namespace. */
   optIn: string;
   called: boolean;
+  /** Whether the webhook may read the namespace's release records, StatefulSets and ConfigMaps. */
+  grant?: { granted: boolean | undefined; message: string; command?: string };
   objects: LiveObject[];
+}
+
+/** What the grant means for the namespace, and the command when it is missing (optInGrant.ts). */
+function grantOf(view: LiveView, called: boolean): LiveExplanation['grant'] {
+  if (!view.grant || !called) return undefined;
+  const { granted, webhook } = view.grant;
+  const { name } = view.namespace;
+  const command = grantCommand(name, webhook);
+  if (granted === true)
+    return {
+      granted,
+      message: `the webhook may read the release records, StatefulSets and ConfigMaps of ${name}`,
+    };
+  if (granted === false)
+    return {
+      granted,
+      message: `${missingGrantMessage(name, 'Helm release records, StatefulSets and ConfigMaps')}; grant them with:`,
+      command,
+    };
+  return {
+    granted,
+    message: `could not ask whether the webhook may read the release records of ${name} (creating a SubjectAccessReview was refused); if it may not, run:`,
+    command,
+  };
 }
 
 const kindOf = (o: unknown): string | undefined =>
@@ -200,11 +232,13 @@ export function explainLive(view: LiveView, defaults: RawConfig): LiveExplanatio
       ...(bootstrap && bootstrap.length > 0 ? { bootstrap } : {}),
     });
   });
-  return { namespace: view.namespace.name, optIn, called, objects };
+  const grant = grantOf(view, called);
+  return { namespace: view.namespace.name, optIn, called, ...(grant ? { grant } : {}), objects };
 }
 
 export function formatLiveExplanation(e: LiveExplanation): string {
   const lines = [e.optIn];
+  if (e.grant) lines.push(e.grant.message, ...(e.grant.command ? [`  ${e.grant.command}`] : []));
   for (const o of e.objects) {
     const head = `${o.kind} ${e.namespace}/${o.name}: ${o.mutated ? 'mutated' : 'not mutated'}`;
     if (o.mutated) {

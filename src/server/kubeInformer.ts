@@ -33,6 +33,8 @@ export interface InformerHandlers<T> {
   remove(key: string): void;
   /** A complete listing has been delivered (after every list, the first one included). */
   synced(): void;
+  /** A list or watch failed and is tried again after a backoff (403: not allowed, yet). */
+  failed?(error: unknown): void;
 }
 
 export interface Informer {
@@ -192,6 +194,7 @@ export function startInformer<T extends ObjectMeta>(
           resourceVersion = undefined;
           continue;
         }
+        handlers.failed?.(error);
         const delay = backoff.next();
         log.warn(`${what} watch failed (retrying in ${String(delay)} ms): ${messageOf(error)}`);
         await pause(delay);

@@ -96,6 +96,8 @@ export function kubeReleaseRecords(
   /** `namespace/release` → the revision decoded last (one per release: older ones are never asked for). */
   const decoded = new Map<string, Decoded>();
   const watches = new Map<string, Informer>();
+  /** Namespaces whose watch was refused (403): the grant is usually made just after the label. */
+  const refused = new Set<string>();
   let namespaces: Informer | undefined;
   let stopped = false;
   let recordReads = 0;
@@ -152,10 +154,23 @@ export function kubeReleaseRecords(
           for (const [release, entry] of decoded)
             if (release.startsWith(`${namespace}/`) && entry.record === name) decoded.delete(release);
         },
-        synced: () => undefined,
+        synced: () => {
+          refused.delete(namespace);
+        },
+        failed: (error) => {
+          if (statusOf(error) === 403) refused.add(namespace);
+        },
       },
       log,
     );
+
+  /** An admission could read the records where the watch was refused: the grant is there now. */
+  const rewatch = (client: KubeClient, namespace: string): void => {
+    const watch = watches.get(namespace);
+    if (!refused.delete(namespace) || !watch) return;
+    void watch.stop();
+    watches.set(namespace, watchNamespace(client, namespace));
+  };
 
   const connect = async (): Promise<void> => {
     const client = await kube.client();
@@ -175,6 +190,7 @@ export function kubeReleaseRecords(
         remove: (name) => {
           void watches.get(name)?.stop();
           watches.delete(name);
+          refused.delete(name);
           for (const key of decoded.keys()) if (key.startsWith(`${name}/`)) decoded.delete(key);
         },
         synced: () => undefined,
@@ -201,6 +217,7 @@ export function kubeReleaseRecords(
       } catch (error) {
         throw forbiddenOr(error);
       }
+      rewatch(client, namespace);
       const current = currentRecord(records.map(itemOf));
       const meta = current && records.find((r) => r.metadata?.name === current.name)?.metadata;
       if (!current || !meta?.resourceVersion) return undefined;

@@ -929,6 +929,23 @@ async function renderFor(
  * client port, right for the default listener), and says so with the command to run — which,
  * run, makes the next upgrade decided from the record.
  */
+/** What `explain --kubeconfig` says of the webhook's grant in `ns`. */
+async function explainGrant(cluster: Cluster, ns: string): Promise<{ granted?: boolean; command?: string }> {
+  const r = await run(
+    process.execPath,
+    [CLI, 'explain', '--kubeconfig', cluster.kubeconfigPath, '-n', ns, '-o', 'json'],
+    {
+      cwd: REPO_ROOT,
+    },
+  );
+  if (r.code !== 0) throw new Error(`explain exited ${r.code}: ${r.stderr}`);
+  const grant = (JSON.parse(r.stdout) as { grant?: { granted?: boolean; command?: string } }).grant ?? {};
+  return {
+    ...(grant.granted === undefined ? {} : { granted: grant.granted }),
+    ...(grant.command ? { command: grant.command } : {}),
+  };
+}
+
 async function ungrantedNamespaceStep(cluster: Cluster, webhook: WebhookProcess): Promise<void> {
   const c = CHARTS.find((x) => x.dir === 'bitnami-kafka-12.9.5') ?? CHARTS[0];
   if (!c) throw new Error('no corpus chart');
@@ -949,6 +966,8 @@ async function ungrantedNamespaceStep(cluster: Cluster, webhook: WebhookProcess)
         (r) => r.namespace === ns && r.kind === 'Service' && r.decision === 'mutated',
       );
       assert.deepEqual(service.unread, ['Helm release records', 'StatefulSets', 'ConfigMaps']);
+      const explained = await explainGrant(cluster, ns);
+      assert.deepEqual(explained, { granted: false, command: grantCommand(ns) }, 'explain names the command');
       assert.ok(
         result.stderr.includes(grantCommand(ns)),
         `helm install printed the command:\n${result.stderr.slice(-600)}`,
@@ -967,6 +986,7 @@ async function ungrantedNamespaceStep(cluster: Cluster, webhook: WebhookProcess)
         },
       );
       helmOk(upgrade, 'helm upgrade');
+      assert.deepEqual(await explainGrant(cluster, ns), { granted: true }, 'explain: granted');
       const service = await auditRecord(
         webhook,
         from,

@@ -15,7 +15,8 @@ import { containmentDiffs } from './storedObjects.ts';
 import { REPO_ROOT, WebhookProcess } from './webhookProcess.ts';
 
 export const MWC_FILE = path.join(REPO_ROOT, 'manifests/base/mutatingwebhookconfiguration.yaml');
-export const INJECT_LABEL = { 'kafka-nodeport-injector/inject': 'enabled' };
+const INJECT_KEY = 'kafka-nodeport-injector/inject';
+export const INJECT_LABEL = { [INJECT_KEY]: 'enabled' };
 export const NODE_SELECTOR_ANNOTATION = 'kafka-nodeport-injector/node-selector';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -41,13 +42,22 @@ export async function createNamespace(
   annotations: Record<string, string>,
   { grant = true }: { grant?: boolean } = {},
 ): Promise<void> {
+  // As the README opts in: the grant first, then the label, so the webhook's watch of the
+  // namespace's release records starts with the grant in place.
+  const optIn = grant && labels[INJECT_KEY] === 'enabled';
   const r = await cluster.api('POST', '/api/v1/namespaces', {
     apiVersion: 'v1',
     kind: 'Namespace',
-    metadata: { name, labels, annotations },
+    metadata: {
+      name,
+      labels: optIn ? Object.fromEntries(Object.entries(labels).filter(([k]) => k !== INJECT_KEY)) : labels,
+      annotations,
+    },
   });
   if (r.status !== 201) throw new Error(`create namespace ${name}: HTTP ${r.status}: ${r.text}`);
-  if (grant && labels['kafka-nodeport-injector/inject'] === 'enabled') await grantReads(cluster, name);
+  if (!optIn) return;
+  await grantReads(cluster, name);
+  await cluster.kubectlOk(['label', 'namespace', name, `${INJECT_KEY}=enabled`]);
 }
 
 /**

@@ -106,6 +106,11 @@ export class WebhookProcess {
     return `https://127.0.0.1:${this.#options.port}/mutate`;
   }
 
+  /** The running process's pid. */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
   get running(): boolean {
     return this.#child !== undefined;
   }
