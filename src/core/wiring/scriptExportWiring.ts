@@ -8,7 +8,8 @@
  */
 import type { PodSpec } from '../kubeTypes.ts';
 import { downwardEnvNames, envValue, lastEnvIndex } from '../recognizeKafka.ts';
-import { bindPort, ADVERTISED_ENV } from './envWiring.ts';
+import { ADVERTISED_ENV } from './envWiring.ts';
+import { bindPort } from './kafkaEnvConfig.ts';
 import { HOST_FROM_NODE_IP, INJECTED_MARKER } from './shellSnippets.ts';
 import { originalCommand, wrapCommand } from './commandWrapper.ts';
 import { unsupported, type Wiring, type WiringInput, type WiringOutcome } from './wiring.ts';
