@@ -8,32 +8,21 @@
  * an SSL or SASL one.
  */
 import t from 'tap';
-import { stringify } from 'yaml';
 import { mutateManifests } from '../../src/cli/manifests.ts';
-import type { Container, EnvVar, Service, StatefulSet } from '../../src/core/kubeTypes.ts';
+import type { Container, EnvVar, StatefulSet } from '../../src/core/kubeTypes.ts';
 import { checkExposureEffect, checkSecondPassIsEmpty, MUTATE_OPTIONS } from '../support/exposureEffect.ts';
-import { podStatefulSet } from '../support/fixtures.ts';
+import {
+  bitnamiImageRelease,
+  KAFKA_CLIENT_SERVICE,
+  manifestOf,
+  POD_NAME_ENV,
+  podStatefulSet,
+} from '../support/fixtures.ts';
 import { ADDRESSING_CASES } from '../support/nodeAddressing.ts';
 
 const labels = { 'app.kubernetes.io/name': 'kafka', 'app.kubernetes.io/instance': 'kafka' };
 const HEADLESS = 'kafka-headless.kafka.svc.cluster.local';
-const POD_NAME: EnvVar = { name: 'MY_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } };
 const POD_IP: EnvVar = { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } };
-
-/** A setup script in bitnami's manner: the broker id from the pod's ordinal, then the image's entrypoint. */
-const SETUP_SCRIPT = `#!/bin/bash
-set -e
-ID="\${MY_POD_NAME##*-}"
-export KAFKA_CFG_BROKER_ID="$ID"
-exec /entrypoint.sh /run.sh
-`;
-
-const scriptsConfigMap = {
-  apiVersion: 'v1',
-  kind: 'ConfigMap',
-  metadata: { name: 'kafka-scripts' },
-  data: { 'setup.sh': SETUP_SCRIPT },
-};
 
 interface Layout {
   /** The one listener, e.g. PLAINTEXT, and its protocol-map entry if the chart writes a map. */
@@ -44,25 +33,12 @@ interface Layout {
 
 /** A chart on bitnami's image: env `KAFKA_CFG_*`, started by its setup script. */
 function bitnamiImage({ listener, map, interBroker }: Layout): unknown[] {
-  const container: Container = {
-    name: 'kafka',
-    image: 'registry.example/bitnami/kafka:3.4.0',
-    command: ['/scripts/setup.sh'],
-    env: [
-      POD_NAME,
-      ...(interBroker ? [{ name: 'KAFKA_CFG_INTER_BROKER_LISTENER_NAME', value: interBroker }] : []),
-      ...(map ? [{ name: 'KAFKA_CFG_LISTENER_SECURITY_PROTOCOL_MAP', value: map }] : []),
-      { name: 'KAFKA_CFG_LISTENERS', value: `${listener}://:9092` },
-      { name: 'KAFKA_CFG_ADVERTISED_LISTENERS', value: `${listener}://$(MY_POD_NAME).${HEADLESS}:9092` },
-      { name: 'ALLOW_PLAINTEXT_LISTENER', value: 'yes' },
-    ],
-    ports: [{ name: 'kafka', containerPort: 9092 }],
-    volumeMounts: [{ name: 'scripts', mountPath: '/scripts/setup.sh', subPath: 'setup.sh' }],
-  };
-  return [
-    scriptsConfigMap,
-    podStatefulSet('kafka', labels, container, [{ name: 'scripts', configMap: { name: 'kafka-scripts' } }]),
-  ];
+  return bitnamiImageRelease([
+    ...(interBroker ? [{ name: 'KAFKA_CFG_INTER_BROKER_LISTENER_NAME', value: interBroker }] : []),
+    ...(map ? [{ name: 'KAFKA_CFG_LISTENER_SECURITY_PROTOCOL_MAP', value: map }] : []),
+    { name: 'KAFKA_CFG_LISTENERS', value: `${listener}://:9092` },
+    { name: 'KAFKA_CFG_ADVERTISED_LISTENERS', value: `${listener}://$(MY_POD_NAME).${HEADLESS}:9092` },
+  ]);
 }
 
 /** A chart on the official image: env `KAFKA_*`, the image's own command. */
@@ -71,7 +47,7 @@ function apacheImage({ listener, map, interBroker }: Layout): unknown[] {
     name: 'kafka',
     image: 'apache/kafka:3.9.1',
     env: [
-      POD_NAME,
+      POD_NAME_ENV,
       ...(interBroker ? [{ name: 'KAFKA_INTER_BROKER_LISTENER_NAME', value: interBroker }] : []),
       ...(map ? [{ name: 'KAFKA_LISTENER_SECURITY_PROTOCOL_MAP', value: map }] : []),
       { name: 'KAFKA_LISTENERS', value: `${listener}://:9092` },
@@ -108,18 +84,6 @@ const FAMILIES: [string, string, (layout: Layout) => unknown[]][] = [
   ['command (Confluent image, exported in the script)', 'command', confluentCommand],
 ];
 
-const clientService: Service = {
-  apiVersion: 'v1',
-  kind: 'Service',
-  metadata: { name: 'kafka', namespace: 'kafka', labels },
-  spec: { selector: labels, ports: [{ name: 'tcp-client', port: 9092, targetPort: 'kafka' }] },
-};
-
-/** Written as YAML 1.1, the way Helm and kubectl read it (`yes` stays a string). */
-function manifest(objects: unknown[]): { text: string; objects: unknown[] } {
-  return { text: objects.map((o) => `---\n${stringify(o, { version: '1.1' })}`).join(''), objects };
-}
-
 const statefulSetOf = (text: string): ReturnType<typeof mutateManifests>[number] | undefined =>
   mutateManifests(text, MUTATE_OPTIONS).find((d) => (d.object as StatefulSet | null)?.kind === 'StatefulSet');
 
@@ -129,7 +93,7 @@ for (const [family, recorded, render] of FAMILIES) {
       { listener: 'PLAINTEXT' },
       { listener: 'INTERNAL', map: 'INTERNAL:PLAINTEXT', interBroker: 'INTERNAL' },
     ]) {
-      const { text, objects } = manifest([...render(layout), clientService]);
+      const { text, objects } = manifestOf([...render(layout), KAFKA_CLIENT_SERVICE]);
       checkExposureEffect(t, text, objects, 'exposed');
       checkSecondPassIsEmpty(t, text);
       const sts = statefulSetOf(text);
@@ -146,7 +110,7 @@ for (const [family, recorded, render] of FAMILIES) {
       { listener: 'SASL_PLAINTEXT' },
       { listener: 'INTERNAL', map: 'INTERNAL:SSL', interBroker: 'INTERNAL' },
     ]) {
-      const { text } = manifest([...render(layout), clientService]);
+      const { text } = manifestOf([...render(layout), KAFKA_CLIENT_SERVICE]);
       const results = mutateManifests(text, MUTATE_OPTIONS);
       const sts = results.find((d) => (d.object as StatefulSet | null)?.kind === 'StatefulSet');
       t.equal(sts?.result.reason, 'unsupported-wiring');
@@ -166,7 +130,7 @@ for (const [family, recorded, render] of FAMILIES) {
 }
 
 t.test('env (bitnami image): the added listener follows the address type, like the rewritten ones', (t) => {
-  const { text, objects } = manifest([...bitnamiImage({ listener: 'PLAINTEXT' }), clientService]);
+  const { text, objects } = manifestOf([...bitnamiImage({ listener: 'PLAINTEXT' }), KAFKA_CLIENT_SERVICE]);
   for (const [, addressing] of ADDRESSING_CASES) {
     checkExposureEffect(t, text, objects, 'exposed', addressing);
     checkSecondPassIsEmpty(t, text, addressing.settings);
@@ -175,7 +139,9 @@ t.test('env (bitnami image): the added listener follows the address type, like t
 });
 
 t.test('env (bitnami image): without a protocol map one is written under the name the image reads', (t) => {
-  const sts = statefulSetOf(manifest([...bitnamiImage({ listener: 'PLAINTEXT' }), clientService]).text);
+  const sts = statefulSetOf(
+    manifestOf([...bitnamiImage({ listener: 'PLAINTEXT' }), KAFKA_CLIENT_SERVICE]).text,
+  );
   const added = sts?.result.patch.filter((op) => op.op === 'add').map((op) => op.value as unknown);
   t.match(added, [
     { name: 'KAFKA_CFG_LISTENER_SECURITY_PROTOCOL_MAP', value: 'PLAINTEXT:PLAINTEXT,EXTERNAL:PLAINTEXT' },

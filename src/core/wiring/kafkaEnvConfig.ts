@@ -13,10 +13,11 @@
  * The `KAFKA_CFG_` prefix is bitnami's own: a chart sets it only for an image that reads it.
  */
 import { findListener, type Listener } from '../advertisedListeners.ts';
+import { imageDefaultCommand } from '../advertisedHost.ts';
 import { appendEnvVar } from '../downwardEnv.ts';
 import type { Container, StatefulSet } from '../kubeTypes.ts';
 import { pointer, type PatchBuilder } from '../patchBuilder.ts';
-import { lastEnvIndex } from '../recognizeKafka.ts';
+import { commandText, lastEnvIndex } from '../recognizeKafka.ts';
 
 /** The listener added when a broker has none that may face the outside. */
 export const ADDED_LISTENER = 'EXTERNAL';
@@ -61,7 +62,22 @@ export interface KafkaEnv {
   nameFor(setting: ListenerSetting): string;
 }
 
+/** Entrypoints whose reading of env is known, by how a container's command calls them. */
+const KNOWN_ENTRYPOINTS: { runs: RegExp; dialect: EnvDialect }[] = [
+  { runs: /\/etc\/(confluent|kafka)\/docker\/(run|configure|launch)\b/, dialect: 'kafka' },
+  { runs: /(^|[\s;&|"'])\/entrypoint\.sh\b|\/opt\/bitnami\/scripts\/kafka\//, dialect: 'bitnami' },
+];
+
+/**
+ * Which names the container's entrypoint reads: told by the entrypoint its command (or its image's
+ * default command) runs when that is a known one, else by the chart's own names, since only
+ * bitnami's entrypoint reads `KAFKA_CFG_*` (a chart script such as bitnami's setup.sh ends in it).
+ */
 export function envDialect(container: Container): EnvDialect {
+  const own = commandText(container);
+  const runs = own === '' ? (imageDefaultCommand(container.image) ?? []).join(' ') : own;
+  const known = KNOWN_ENTRYPOINTS.find((entrypoint) => entrypoint.runs.test(runs));
+  if (known) return known.dialect;
   return (container.env ?? []).some((e) => e.name.startsWith('KAFKA_CFG_')) ? 'bitnami' : 'kafka';
 }
 
