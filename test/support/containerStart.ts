@@ -162,9 +162,14 @@ export function startBroker(
       const volume = spec.volumes?.find((v) => v.name === name);
       const configMap = objects.find((o) => isConfigMap(o) && o.metadata.name === volume?.configMap?.name);
       if (isConfigMap(configMap)) {
-        for (const [key, value] of Object.entries(configMap.data ?? {})) {
-          writeFileSync(join(dir, key), rewrite(value));
-          chmodSync(join(dir, key), 0o755);
+        // As the kubelet projects them: every key at its name, or only `items`, each at its path.
+        const data = configMap.data ?? {};
+        const files = volume?.configMap?.items ?? Object.keys(data).map((key) => ({ key, path: key }));
+        for (const { key, path } of files) {
+          const file = join(dir, path);
+          mkdirSync(dirname(file), { recursive: true });
+          writeFileSync(file, rewrite(data[key] ?? ''));
+          chmodSync(file, 0o755);
         }
       }
       const secretName = (volume?.['secret'] as { secretName?: string } | undefined)?.secretName;

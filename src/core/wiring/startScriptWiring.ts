@@ -13,7 +13,7 @@
  * serves no clients (a KRaft controller of a split cluster) and is left alone.
  */
 import { OUTSIDE_LISTENER_NAMES } from '../advertisedListeners.ts';
-import { keyUnder, type ConfigMaps } from '../configMaps.ts';
+import { configMapFileAt, type ConfigMaps } from '../configMaps.ts';
 import type { Container, PodSpec } from '../kubeTypes.ts';
 import { advertisesThroughEnv } from './envExposure.ts';
 import { HOST_FROM_NODE_IP, INJECTED_MARKER } from './shellSnippets.ts';
@@ -41,11 +41,12 @@ export function startScriptOf(
     w.split(/\s+/),
   );
   for (const mount of container.volumeMounts ?? []) {
-    const name = spec.volumes?.find((v) => v.name === mount.name)?.configMap?.name;
-    if (name === undefined) continue;
+    const volume = spec.volumes?.find((v) => v.name === mount.name);
+    const name = volume?.configMap?.name;
+    if (name === undefined || name === null) continue;
     for (const word of words) {
-      const key = keyUnder(mount, word);
-      if (key !== undefined) return { path: word, configMap: name, text: configMaps.get(name)?.[key] };
+      const file = configMapFileAt(mount, volume, word);
+      if (file !== undefined) return { path: word, configMap: name, text: configMaps.get(name)?.[file.key] };
     }
   }
   return undefined;
