@@ -124,13 +124,19 @@ export function defaultInterBrokerListener(listeners: Listener[]): string {
   return listeners.some((l) => l.name.toUpperCase() === 'INTERNAL') ? 'INTERNAL' : 'PLAINTEXT';
 }
 
-/** The security protocol of listener `name`: the map's entry, else the name itself (Kafka's default map). */
-export function listenerProtocol(map: string | undefined, name: string): string | undefined {
+/** The protocol map's entry for listener `name`, if it has one. */
+function mappedProtocol(map: string | undefined, name: string): string | undefined {
   const entry = (map ?? '')
     .split(',')
     .map((e) => e.trim().split(':'))
     .find(([listener]) => listener?.toUpperCase() === name.toUpperCase());
-  if (entry) return entry[1]?.toUpperCase();
+  return entry === undefined ? undefined : (entry[1] ?? '').toUpperCase();
+}
+
+/** The security protocol of listener `name`: the map's entry, else the name itself (Kafka's default map). */
+function listenerProtocol(map: string | undefined, name: string): string | undefined {
+  const mapped = mappedProtocol(map, name);
+  if (mapped !== undefined) return mapped;
   return SECURITY_PROTOCOLS.includes(name.toUpperCase()) ? name.toUpperCase() : undefined;
 }
 
@@ -151,11 +157,6 @@ export function addedListenerRefusal(listeners: Listener[], env: KafkaEnv): stri
   return `listener ${secured.name} is ${protocol}, and only a PLAINTEXT ${ADDED_LISTENER} listener can be added`;
 }
 
-/** Whether the protocol map `map` has an entry for listener `name`. */
-function mapsListener(map: string, name: string): boolean {
-  return map.split(',').some((e) => e.trim().split(':')[0]?.toUpperCase() === name.toUpperCase());
-}
-
 /**
  * Ensures the protocol map names listener `name` (Kafka refuses a listener whose name is not a
  * security protocol unless the map has it), with PLAINTEXT, in the variable the entrypoint reads.
@@ -174,7 +175,7 @@ export function ensureProtocolMap(
   const source = env.source('LISTENER_SECURITY_PROTOCOL_MAP');
   const current = source?.value;
   if (source && current === undefined) return;
-  if (current !== undefined && mapsListener(current, name)) return;
+  if (mappedProtocol(current, name) !== undefined) return;
   const value =
     current !== undefined && current.trim() !== ''
       ? `${current},${name}:PLAINTEXT`
