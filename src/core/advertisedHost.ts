@@ -131,9 +131,14 @@ const IMAGE_COMMANDS: { image: RegExp; command: string[] }[] = [
   { image: /(^|\/)confluentinc\/cp-(kafka|server)(:|@|$)/, command: ['/etc/confluent/docker/run'] },
 ];
 
+/** The command `image` runs when a container sets none, for the images we know. */
+export function imageDefaultCommand(image: string | null | undefined): string[] | undefined {
+  return IMAGE_COMMANDS.find((known) => known.image.test(image ?? ''))?.command;
+}
+
 function defaultCommand(container: Container): string[] | undefined {
   if (container.args && container.args.length > 0) return []; // args run as the command
-  return IMAGE_COMMANDS.find((known) => known.image.test(container.image ?? ''))?.command;
+  return imageDefaultCommand(container.image);
 }
 
 const DOWNWARD: Record<string, string> = { MY_NODE_NAME: 'spec.nodeName', MY_POD_NAME: 'metadata.name' };

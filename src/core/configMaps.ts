@@ -3,7 +3,7 @@
  * StatefulSet says only which ConfigMap a volume holds; what the broker runs is in the ConfigMap.
  * `mutate` and the webhook's release view (Helm's record, or the namespace) supply them.
  */
-import { isRecord, type VolumeMount } from './kubeTypes.ts';
+import { isRecord, type Volume, type VolumeMount } from './kubeTypes.ts';
 
 export type ConfigMaps = ReadonlyMap<string, Readonly<Record<string, string>>>;
 
@@ -29,9 +29,29 @@ function relativeTo(mount: VolumeMount, path: string): string | undefined {
   return path.startsWith(`${base}/`) ? path.slice(base.length + 1) : undefined;
 }
 
-/** The key a container path names in the ConfigMap volume mounted by `mount`, if it names one. */
-export function keyUnder(mount: VolumeMount, path: string): string | undefined {
-  const key = relativeTo(mount, path);
+/** A file of a ConfigMap volume: its key in the ConfigMap and its path inside the volume. */
+export interface ConfigMapFile {
+  key: string;
+  path: string;
+}
+
+/**
+ * The ConfigMap file a container path names, through `mount` of `volume`, if it names one. A
+ * volume with `items` holds only those keys, each at its path (which may be nested, as a KRaft
+ * `kraft/broker.properties`); without, every key is a file of its own name at the top.
+ */
+export function configMapFileAt(
+  mount: VolumeMount,
+  volume: Volume | undefined,
+  path: string,
+): ConfigMapFile | undefined {
+  const relative = relativeTo(mount, path);
+  if (relative === undefined) return undefined;
+  const items = volume?.configMap?.items;
+  if (items) {
+    const wanted = relative.replace(/^\.\//, '');
+    return items.find((item) => item.path.replace(/^\.\//, '') === wanted);
+  }
   // A ConfigMap's keys are flat: a nested path is not one of them.
-  return key?.includes('/') === true ? undefined : key;
+  return relative.includes('/') ? undefined : { key: relative, path: relative };
 }

@@ -78,7 +78,8 @@ export interface Affinity {
 export interface Volume {
   name: string;
   emptyDir?: Record<string, unknown>;
-  configMap?: { name?: string };
+  /** `items` projects chosen keys to paths (possibly nested); without it every key is a file of its name. */
+  configMap?: { name?: string | null; items?: { key: string; path: string }[] | null } | null;
   [source: string]: unknown;
 }
 

@@ -49,7 +49,7 @@ function whatWasFound(spec: PodSpec): string {
     env.length > 0 ? `env ${clip(env.join(', '), 160)}` : 'no KAFKA_* env',
     ...(mounts.length > 0 ? [`ConfigMap mounts ${clip(mounts.join(', '), 120)}`] : []),
   ];
-  return `${found.join('; ')}: no advertised listeners in KAFKA_CFG_ADVERTISED_LISTENERS or KAFKA_ADVERTISED_LISTENERS env, the command, a ConfigMap start script or a mounted server.properties`;
+  return `${found.join('; ')}: no advertised listeners in KAFKA_CFG_ADVERTISED_LISTENERS or KAFKA_ADVERTISED_LISTENERS env, the command, a ConfigMap start script or a mounted properties file`;
 }
 
 /** The first family (in WIRINGS order) that finds a broker; later ones are not asked. */

@@ -88,7 +88,24 @@ const statefulSetSchema = {
                     },
                   },
                 },
-                volumes: listOf({ type: 'object', required: ['name'], properties: { name: string } }),
+                volumes: listOf({
+                  type: 'object',
+                  required: ['name'],
+                  properties: {
+                    name: string,
+                    configMap: {
+                      type: ['object', 'null'],
+                      properties: {
+                        name: optionalString,
+                        items: listOf({
+                          type: 'object',
+                          required: ['key', 'path'],
+                          properties: { key: string, path: string },
+                        }),
+                      },
+                    },
+                  },
+                }),
               },
             },
           },

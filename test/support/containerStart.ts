@@ -41,10 +41,17 @@ interface SecretObject {
 
 const PRINT_CONFIG = "printf 'advertised.listeners=%s\\nlisteners=%s\\n'";
 
+/**
+ * bitnami's image maps KAFKA_CFG_* env to server.properties, after copying each legacy KAFKA_*
+ * name that is defined (even empty) over its KAFKA_CFG_* twin (libkafka.sh's alias list).
+ */
+const BITNAMI_ENTRYPOINT = `${PRINT_CONFIG} "\${KAFKA_ADVERTISED_LISTENERS-$KAFKA_CFG_ADVERTISED_LISTENERS}" "\${KAFKA_LISTENERS-$KAFKA_CFG_LISTENERS}"`;
+
 /** Image entrypoints, replaced by stubs that print what Kafka would be configured with. */
 const IMAGE_STUBS: Record<string, string> = {
-  // bitnami 12–22: the image maps KAFKA_CFG_* env to server.properties.
-  '/entrypoint.sh': `${PRINT_CONFIG} "$KAFKA_CFG_ADVERTISED_LISTENERS" "$KAFKA_CFG_LISTENERS"`,
+  // bitnami 12–22 (the chart's setup.sh ends in it), and the later images' own path.
+  '/entrypoint.sh': BITNAMI_ENTRYPOINT,
+  '/opt/bitnami/scripts/kafka/entrypoint.sh': BITNAMI_ENTRYPOINT,
   // Confluent: listeners default to the advertised list with every host replaced by 0.0.0.0.
   '/etc/confluent/docker/run': `${PRINT_CONFIG} "$KAFKA_ADVERTISED_LISTENERS" "\${KAFKA_LISTENERS:-$(printf %s "$KAFKA_ADVERTISED_LISTENERS" | sed -E 's#//[^,]*:#//0.0.0.0:#g')}"`,
   // apache/kafka's default command: KAFKA_FOO_BAR env becomes foo.bar.
@@ -155,9 +162,14 @@ export function startBroker(
       const volume = spec.volumes?.find((v) => v.name === name);
       const configMap = objects.find((o) => isConfigMap(o) && o.metadata.name === volume?.configMap?.name);
       if (isConfigMap(configMap)) {
-        for (const [key, value] of Object.entries(configMap.data ?? {})) {
-          writeFileSync(join(dir, key), rewrite(value));
-          chmodSync(join(dir, key), 0o755);
+        // As the kubelet projects them: every key at its name, or only `items`, each at its path.
+        const data = configMap.data ?? {};
+        const files = volume?.configMap?.items ?? Object.keys(data).map((key) => ({ key, path: key }));
+        for (const { key, path } of files) {
+          const file = join(dir, path);
+          mkdirSync(dirname(file), { recursive: true });
+          writeFileSync(file, rewrite(data[key] ?? ''));
+          chmodSync(file, 0o755);
         }
       }
       const secretName = (volume?.['secret'] as { secretName?: string } | undefined)?.secretName;

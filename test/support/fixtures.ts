@@ -1,5 +1,6 @@
 /** Small hand-made objects for behaviour the corpus does not show. */
-import type { Container, Service, StatefulSet, Volume } from '../../src/core/kubeTypes.ts';
+import { stringify } from 'yaml';
+import type { Container, EnvVar, Service, StatefulSet, Volume } from '../../src/core/kubeTypes.ts';
 
 export function envStatefulSet(
   advertised: string,
@@ -76,4 +77,60 @@ export function podStatefulSet(
       },
     },
   };
+}
+
+const RELEASE_LABELS = { 'app.kubernetes.io/name': 'kafka', 'app.kubernetes.io/instance': 'kafka' };
+export const POD_NAME_ENV: EnvVar = {
+  name: 'MY_POD_NAME',
+  valueFrom: { fieldRef: { fieldPath: 'metadata.name' } },
+};
+
+/** A setup script in bitnami's manner: the broker id from the pod's ordinal, then the image's entrypoint. */
+const BITNAMI_SETUP_SCRIPT = `#!/bin/bash
+set -e
+ID="\${MY_POD_NAME##*-}"
+export KAFKA_CFG_BROKER_ID="$ID"
+exec /entrypoint.sh /run.sh
+`;
+
+/**
+ * A release on bitnami's image with listener settings `env`: started by a setup script from a
+ * ConfigMap (as bitnami's own charts do), or with `command` (e.g. the image's entrypoint).
+ */
+export function bitnamiImageRelease(env: EnvVar[], command?: string[]): unknown[] {
+  const container: Container = {
+    name: 'kafka',
+    image: 'registry.example/bitnami/kafka:3.4.0',
+    command: command ?? ['/scripts/setup.sh'],
+    env: [POD_NAME_ENV, ...env, { name: 'ALLOW_PLAINTEXT_LISTENER', value: 'yes' }],
+    ports: [{ name: 'kafka', containerPort: 9092 }],
+    ...(command
+      ? {}
+      : { volumeMounts: [{ name: 'scripts', mountPath: '/scripts/setup.sh', subPath: 'setup.sh' }] }),
+  };
+  if (command) return [podStatefulSet('kafka', RELEASE_LABELS, container)];
+  return [
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'kafka-scripts' },
+      data: { 'setup.sh': BITNAMI_SETUP_SCRIPT },
+    },
+    podStatefulSet('kafka', RELEASE_LABELS, container, [
+      { name: 'scripts', configMap: { name: 'kafka-scripts' } },
+    ]),
+  ];
+}
+
+/** The release's client Service, reaching the brokers' `kafka` port. */
+export const KAFKA_CLIENT_SERVICE: Service = {
+  apiVersion: 'v1',
+  kind: 'Service',
+  metadata: { name: 'kafka', namespace: 'kafka', labels: RELEASE_LABELS },
+  spec: { selector: RELEASE_LABELS, ports: [{ name: 'tcp-client', port: 9092, targetPort: 'kafka' }] },
+};
+
+/** Objects as one manifest, written as YAML 1.1 the way Helm and kubectl read it (`yes` stays a string). */
+export function manifestOf(objects: unknown[]): { text: string; objects: unknown[] } {
+  return { text: objects.map((o) => `---\n${stringify(o, { version: '1.1' })}`).join(''), objects };
 }

@@ -20,6 +20,8 @@ const corpusObjects = renderedCharts()
 const seeds: KubeObject[] = [
   ...corpusObjects,
   envStatefulSet('INTERNAL://$(MY_POD_NAME).h:9093,CLIENT://$(MY_POD_NAME).h:9092,OUTSIDE://1.1.1.1:9094'),
+  // Only the inter-broker listener advertised: EXTERNAL is added.
+  envStatefulSet('INTERNAL://$(MY_POD_NAME).h:9093'),
 ];
 
 const config = fc.record(

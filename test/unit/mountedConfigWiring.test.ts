@@ -143,3 +143,93 @@ t.test('a broker no family knows is left unchanged with what was found', (t) => 
   );
   t.end();
 });
+
+/** A KRaft broker's file, as Kafka's own `config/kraft/broker.properties` lays it out. */
+const KRAFT_BROKER = [
+  'process.roles=broker',
+  'controller.listener.names=CONTROLLER',
+  'listeners=INTERNAL://:9094,CLIENT://:9092',
+  'advertised.listeners=INTERNAL://kafka-headless:9094,CLIENT://kafka:9092',
+  'listener.security.protocol.map=INTERNAL:PLAINTEXT,CLIENT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+  'inter.broker.listener.name=INTERNAL',
+  '',
+].join('\n');
+
+function kraftRelease(
+  mount: VolumeMount,
+  items: { key: string; path: string }[] | undefined,
+  properties = KRAFT_BROKER,
+): { text: string; objects: unknown[] } {
+  const sts = statefulSet(mount, '/opt/kafka/config/kraft/broker.properties');
+  const [volume] = sts.spec.template.spec.volumes ?? [];
+  if (volume && items) volume.configMap = { name: 'kafka-config', items };
+  const configMap = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'kafka-config' },
+    data: { 'broker.properties': properties, 'log4j.properties': 'log4j.rootLogger=INFO, stdout\n' },
+  };
+  return manifest([configMap, service, sts]);
+}
+
+const KRAFT_ITEMS = [
+  { key: 'broker.properties', path: 'kraft/broker.properties' },
+  { key: 'log4j.properties', path: 'log4j.properties' },
+];
+
+for (const [how, mount, items] of [
+  [
+    'a kraft/ directory holding broker.properties',
+    { name: 'config', mountPath: '/opt/kafka/config/kraft' },
+    undefined,
+  ],
+  [
+    'the config directory, broker.properties placed in kraft/ by items',
+    { name: 'config', mountPath: '/opt/kafka/config' },
+    KRAFT_ITEMS,
+  ],
+  [
+    'one nested item by subPath',
+    {
+      name: 'config',
+      mountPath: '/opt/kafka/config/kraft/broker.properties',
+      subPath: 'kraft/broker.properties',
+    },
+    KRAFT_ITEMS,
+  ],
+] as const) {
+  t.test(`a KRaft broker.properties mounted as ${how}: the broker reads an edited copy`, (t) => {
+    const { text, objects } = kraftRelease({ ...mount, readOnly: true }, items ? [...items] : undefined);
+    checkExposureEffect(t, text, objects, 'exposed');
+    checkSecondPassIsEmpty(t, text);
+    const sts = mutateManifests(text, MUTATE_OPTIONS).find((m) => kindOf(m.object) === 'StatefulSet');
+    t.equal(sts?.result.exposure?.family, 'mounted-config');
+    t.equal(sts?.result.exposure?.listener, 'CLIENT');
+    t.match(sts?.result.changes, [
+      'initContainer kafka-nodeport-injector: edited copy of /opt/kafka/config/kraft/broker.properties (ConfigMap kafka-config)',
+    ]);
+    t.end();
+  });
+}
+
+t.test('a file whose only listener is the (default) inter-broker one is left unchanged, saying so', (t) => {
+  const single = [
+    'process.roles=broker',
+    'listeners=PLAINTEXT://:9092',
+    'advertised.listeners=PLAINTEXT://kafka-0.kafka-headless:9092',
+    '',
+  ].join('\n');
+  const { text } = kraftRelease({ name: 'config', mountPath: '/opt/kafka/config/kraft' }, undefined, single);
+  const results = mutateManifests(text, MUTATE_OPTIONS);
+  const sts = results.find((m) => kindOf(m.object) === 'StatefulSet');
+  t.equal(sts?.result.reason, 'unsupported-wiring');
+  t.match(
+    sts?.result.message,
+    /advertised.listeners in \/opt\/kafka\/config\/kraft\/broker.properties \(ConfigMap kafka-config\): PLAINTEXT; no listener facing clients/,
+  );
+  t.same(
+    results.map((m) => m.result.patch),
+    results.map(() => []),
+  );
+  t.end();
+});

@@ -161,3 +161,97 @@ t.test('a ConfigMap script that never starts kafka-server-start.sh is not this f
   t.equal(sts?.result.patch.length, 0);
   t.end();
 });
+
+/**
+ * A start script in the manner of wurstmeister-style images: every KAFKA_* env var but the
+ * launcher's own becomes a broker property (KAFKA_FOO_BAR → foo.bar), then the broker starts.
+ */
+const ENV_RENDERING_SCRIPT = `#!/bin/bash
+set -e
+conf=/tmp/server.properties
+: > "$conf"
+export KAFKA_BROKER_ID="\${HOSTNAME##*-}"
+for var in $(compgen -e); do
+  case "$var" in
+    KAFKA_HEAP_OPTS | KAFKA_OPTS | KAFKA_HOME | KAFKA_VERSION) continue ;;
+    KAFKA_*) ;;
+    *) continue ;;
+  esac
+  key=$(printf '%s' "\${var#KAFKA_}" | tr '[:upper:]' '[:lower:]' | tr _ .)
+  printf '%s=%s\\n' "$key" "\${!var}" >> "$conf"
+done
+exec /opt/kafka/bin/kafka-server-start.sh "$conf"
+`;
+
+function envRenderedRelease(env: { name: string; value: string }[]): { text: string; objects: unknown[] } {
+  const sts = podStatefulSet(
+    'kafka',
+    { ...labels, 'app.kubernetes.io/component': 'broker' },
+    {
+      name: 'kafka',
+      image: 'registry.example/kafka:2.8.1',
+      command: ['/tmp/kafka.sh'],
+      env: [
+        { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+        { name: 'KAFKA_HEAP_OPTS', value: '-Xmx1g' },
+        ...env,
+      ],
+      ports: [{ name: 'kafka', containerPort: 9092 }],
+      volumeMounts: [{ name: 'scripts', mountPath: '/tmp/kafka.sh', subPath: 'kafka.sh' }],
+    },
+    [{ name: 'scripts', configMap: { name: 'kafka-scripts' } }],
+  );
+  const scripts = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'kafka-scripts' },
+    data: { 'kafka.sh': ENV_RENDERING_SCRIPT },
+  };
+  return manifest([scripts, sts, service(9092)]);
+}
+
+t.test(
+  'a ConfigMap script that renders KAFKA_* env into the file: the env is edited, before it runs',
+  (t) => {
+    for (const [layout, env, listener] of [
+      [
+        'CLIENT beside the inter-broker listener',
+        [
+          { name: 'KAFKA_INTER_BROKER_LISTENER_NAME', value: 'INTERNAL' },
+          { name: 'KAFKA_LISTENER_SECURITY_PROTOCOL_MAP', value: 'INTERNAL:PLAINTEXT,CLIENT:PLAINTEXT' },
+          { name: 'KAFKA_LISTENERS', value: 'INTERNAL://:9093,CLIENT://:9092' },
+          { name: 'KAFKA_ADVERTISED_LISTENERS', value: 'INTERNAL://$(POD_IP):9093,CLIENT://$(POD_IP):9092' },
+        ],
+        'CLIENT',
+      ],
+      [
+        'only the inter-broker listener',
+        [
+          { name: 'KAFKA_LISTENERS', value: 'PLAINTEXT://:9092' },
+          { name: 'KAFKA_ADVERTISED_LISTENERS', value: 'PLAINTEXT://$(POD_IP):9092' },
+        ],
+        'EXTERNAL',
+      ],
+    ] as const) {
+      const { text, objects } = envRenderedRelease([...env]);
+      checkExposureEffect(t, text, objects, 'exposed');
+      checkSecondPassIsEmpty(t, text);
+      const sts = mutateManifests(text, MUTATE_OPTIONS).find((m) => kindOf(m.object) === 'StatefulSet');
+      t.equal(sts?.result.exposure?.family, 'image-env', layout);
+      t.equal(sts?.result.exposure?.listener, listener, layout);
+    }
+    t.end();
+  },
+);
+
+t.test(
+  'a ConfigMap script reading env, with no advertised listeners in it: unchanged, saying what was found',
+  (t) => {
+    const { text } = envRenderedRelease([{ name: 'KAFKA_LISTENERS', value: 'PLAINTEXT://:9092' }]);
+    const sts = mutateManifests(text, MUTATE_OPTIONS).find((m) => kindOf(m.object) === 'StatefulSet');
+    t.equal(sts?.result.reason, 'unsupported-wiring');
+    t.match(sts?.result.message, /start script \/tmp\/kafka\.sh binds listeners none/);
+    t.same(sts?.result.patch, []);
+    t.end();
+  },
+);

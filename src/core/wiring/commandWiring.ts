@@ -21,10 +21,12 @@ import { pointer } from '../patchBuilder.ts';
 import { commandText, envValue } from '../recognizeKafka.ts';
 import {
   ADDED_LISTENER,
+  addedListenerRefusal,
   defaultInterBrokerListener,
   ensureProtocolMap,
-  PROTOCOL_MAP_ENV,
+  readKafkaEnv,
   SECURITY_PROTOCOLS,
+  settingName,
 } from './kafkaEnvConfig.ts';
 import { TEMPLATE_SPEC, unsupported, type Wiring, type WiringInput, type WiringOutcome } from './wiring.ts';
 
@@ -104,6 +106,12 @@ export const commandWiring: Wiring = {
     if (addListener && (!derived || (config.listener !== 'auto' && config.listener !== ADDED_LISTENER))) {
       return unsupported(`no listener to expose in the broker script (listener=${config.listener})`);
     }
+    const env = readKafkaEnv(container);
+    if (addListener) {
+      const refusal = addedListenerRefusal(listeners, env);
+      if (refusal)
+        return unsupported(`broker script advertises ${listeners.map((l) => l.name).join(', ')}; ${refusal}`);
+    }
     const name = chosen?.name ?? ADDED_LISTENER;
     // Confluent binds each advertised listener on its advertised port. Other images keep the
     // chart's bind port: the container port named after the listener (it survives our rewrite of
@@ -138,9 +146,9 @@ export const commandWiring: Wiring = {
       }
     }
     const needsProtocolMap = derived && !SECURITY_PROTOCOLS.includes(name);
-    if (needsProtocolMap) ensureProtocolMap(builder, containerPath, container, listeners, name);
-    const env = ensureHostIpEnv(builder, containerPath, container);
-    if (!env.ok) return unsupported(env.message);
+    if (needsProtocolMap) ensureProtocolMap(builder, containerPath, container, env, listeners, name);
+    const hostEnv = ensureHostIpEnv(builder, containerPath, container);
+    if (!hostEnv.ok) return unsupported(hostEnv.message);
 
     return {
       exposed: true,
@@ -155,7 +163,7 @@ export const commandWiring: Wiring = {
       // is the same bytes when an already-mutated object is admitted again.
       changes: [
         `${first.field} advertised listeners: ${name}`,
-        ...(needsProtocolMap ? [`env ${PROTOCOL_MAP_ENV}: ${name}`] : []),
+        ...(needsProtocolMap ? [`env ${settingName(env, 'LISTENER_SECURITY_PROTOCOL_MAP')}: ${name}`] : []),
         'env MY_HOST_IP',
       ],
     };

@@ -1,17 +1,19 @@
 /**
- * Mounted-config family: the broker starts with `kafka-server-start.sh <file>` on a
- * `server.properties` mounted read-only from a ConfigMap. That file is the same for every pod, so
+ * Mounted-config family: the broker starts with `kafka-server-start.sh <file>` on a properties
+ * file mounted read-only from a ConfigMap — `server.properties`, or any other, such as a KRaft
+ * `kraft/broker.properties` placed by the volume's `items`. That file is the same for every pod, so
  * per-pod addresses can only get in at start: the broker's mount is pointed at an emptyDir, which
  * an init container (the broker's own image, running last) fills with a copy of the ConfigMap's
  * files and edits, as the init-rendered-file family edits bitnami's rendered file. The chart's
  * ConfigMap and every other mount of it stay as they were.
  */
 import { chooseListener, parseListeners } from '../advertisedListeners.ts';
-import { keyUnder, type ConfigMaps } from '../configMaps.ts';
+import { configMapFileAt, type ConfigMapFile, type ConfigMaps } from '../configMaps.ts';
 import { HOST_IP_ENV, hostIpEnvVar } from '../downwardEnv.ts';
 import type { Container, PodSpec, VolumeMount } from '../kubeTypes.ts';
 import { pointer } from '../patchBuilder.ts';
 import { EDIT_CONFIG_FILE, ensureLastInitContainer, INIT_CONTAINER_NAME } from './initFileWiring.ts';
+import { defaultInterBrokerListener } from './kafkaEnvConfig.ts';
 import { INJECTED_MARKER } from './shellSnippets.ts';
 import { TEMPLATE_SPEC, unsupported, type Wiring, type WiringInput, type WiringOutcome } from './wiring.ts';
 
@@ -22,7 +24,7 @@ const COPY_MOUNT = '/kafka-nodeport-injector/config';
 
 export const COPY_SCRIPT = `${INJECTED_MARKER}
 set -eu
-cp -L "$INJECTOR_SOURCE_DIR"/* "$INJECTOR_COPY_DIR"/
+cp -RL "$INJECTOR_SOURCE_DIR"/* "$INJECTOR_COPY_DIR"/
 ${EDIT_CONFIG_FILE}`;
 
 interface MountedConfig {
@@ -32,8 +34,8 @@ interface MountedConfig {
   /** The ConfigMap volume the file comes from (before or after our mutation). */
   volume: string;
   configMap: string;
-  /** The file's key in the ConfigMap. */
-  key: string;
+  /** The file's key in the ConfigMap, and its path in the volume (and so in our copy). */
+  file: ConfigMapFile;
   text: string | undefined;
 }
 
@@ -60,12 +62,21 @@ function mountedConfigOf(
   if (file === undefined) return undefined;
   const mounts = container.volumeMounts ?? [];
   for (const [mountIndex, mount] of mounts.entries()) {
-    const key = keyUnder(mount, file);
-    if (key === undefined) continue;
+    // After a first mutation the broker mounts our copy; the ConfigMap is what it was copied from.
     const volume = mount.name === COPY_VOLUME ? sourceVolume(spec) : mount.name;
-    const configMap = spec.volumes?.find((v) => v.name === volume)?.configMap?.name;
-    if (volume === undefined || configMap === undefined) continue;
-    return { mountIndex, mount, volume, configMap, key, text: configMaps.get(configMap)?.[key] };
+    const source = spec.volumes?.find((v) => v.name === volume);
+    const configMap = source?.configMap?.name;
+    if (volume === undefined || configMap === undefined || configMap === null) continue;
+    const found = configMapFileAt(mount, source, file);
+    if (found === undefined) continue;
+    return {
+      mountIndex,
+      mount,
+      volume,
+      configMap,
+      file: found,
+      text: configMaps.get(configMap)?.[found.key],
+    };
   }
   return undefined;
 }
@@ -91,7 +102,7 @@ export const mountedConfigWiring: Wiring = {
     const spec = sts.spec.template.spec;
     const found = mountedConfigOf(broker, spec, configMaps);
     if (!found) return unsupported('no properties file from a ConfigMap in the start command');
-    const where = `${found.mount.mountPath}${found.mount.subPath ? '' : `/${found.key}`} (ConfigMap ${found.configMap})`;
+    const where = `${found.mount.subPath ? found.mount.mountPath : `${found.mount.mountPath}/${found.file.path}`} (ConfigMap ${found.configMap})`;
     if (found.text === undefined) return unsupported(`the broker reads ${where}, which is not in view`);
     const roles = (property(found.text, 'process.roles') ?? 'broker').split(',').map((r) => r.trim());
     if (!roles.includes('broker')) {
@@ -105,7 +116,8 @@ export const mountedConfigWiring: Wiring = {
     const listener = chooseListener(
       advertised,
       config.listener,
-      property(found.text, 'inter.broker.listener.name'),
+      // Unset, Kafka's inter-broker listener is the one named after its protocol: never ours.
+      property(found.text, 'inter.broker.listener.name') ?? defaultInterBrokerListener(advertised),
     );
     const names = advertised.map((l) => l.name).join(', ') || 'none';
     if (!listener) {
@@ -119,7 +131,7 @@ export const mountedConfigWiring: Wiring = {
     const containerPort = bound && /^\d+$/.test(bound.port) ? Number(bound.port) : undefined;
     if (containerPort === undefined) return unsupported(`listeners in ${where} do not bind ${listener.name}`);
 
-    const copyFile = `${COPY_MOUNT}/${found.key}`;
+    const copyFile = `${COPY_MOUNT}/${found.file.path}`;
     const desired: Container = {
       name: INIT_CONTAINER_NAME,
       image: broker.image ?? '',

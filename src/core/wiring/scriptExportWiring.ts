@@ -7,8 +7,9 @@
  * listener first.
  */
 import type { PodSpec } from '../kubeTypes.ts';
-import { downwardEnvNames, envValue, lastEnvIndex } from '../recognizeKafka.ts';
-import { bindPort, ADVERTISED_ENV } from './envWiring.ts';
+import { downwardEnvNames } from '../recognizeKafka.ts';
+import { ADVERTISED_ENV } from './envWiring.ts';
+import { bindPort, readKafkaEnv, settingName } from './kafkaEnvConfig.ts';
 import { HOST_FROM_NODE_IP, INJECTED_MARKER } from './shellSnippets.ts';
 import { originalCommand, wrapCommand } from './commandWrapper.ts';
 import { unsupported, type Wiring, type WiringInput, type WiringOutcome } from './wiring.ts';
@@ -36,12 +37,17 @@ export const scriptExportWiring: Wiring = {
   family: 'script-export',
 
   brokerIndex(spec: PodSpec): number {
-    return spec.containers.findIndex(
-      (c) =>
-        envValue(c, 'KAFKA_CFG_LISTENERS') !== undefined &&
-        lastEnvIndex(c.env, ADVERTISED_ENV) < 0 &&
-        (originalCommand(c, SHELL)[0] ?? '').endsWith('.sh'),
-    );
+    return spec.containers.findIndex((c) => {
+      const env = readKafkaEnv(c);
+      // Any advertised listeners in env win over the script's export (bitnami's entrypoint copies
+      // the legacy name over it): that is the env family's.
+      return (
+        env.dialect === 'bitnami' &&
+        env.value('LISTENERS') !== undefined &&
+        env.source('ADVERTISED_LISTENERS') === undefined &&
+        (originalCommand(c, SHELL)[0] ?? '').endsWith('.sh')
+      );
+    });
   },
 
   apply(input: WiringInput): WiringOutcome {
@@ -67,8 +73,11 @@ export const scriptExportWiring: Wiring = {
       };
     }
     const { listener } = config;
-    const containerPort = bindPort(envValue(container, 'KAFKA_CFG_LISTENERS'), listener);
-    if (containerPort === undefined) return unsupported(`listener ${listener} is not in KAFKA_CFG_LISTENERS`);
+    const env = readKafkaEnv(container);
+    const containerPort = bindPort(env.value('LISTENERS'), listener);
+    if (containerPort === undefined) {
+      return unsupported(`listener ${listener} is not in ${settingName(env, 'LISTENERS')}`);
+    }
 
     return wrapCommand(
       input,

@@ -8,12 +8,14 @@
  * would have.
  *
  * What is decided here comes from the script text and the container: the listener (bound in the
- * script as `NAME://:port`) and its port. A pod that declares no container port for that listener
+ * script as `NAME://:port`) and its port. A script that renders the file from `KAFKA_*` env instead
+ * is left to the env families, which edit that env. A pod that declares no container port for that listener
  * serves no clients (a KRaft controller of a split cluster) and is left alone.
  */
 import { OUTSIDE_LISTENER_NAMES } from '../advertisedListeners.ts';
-import { keyUnder, type ConfigMaps } from '../configMaps.ts';
+import { configMapFileAt, type ConfigMaps } from '../configMaps.ts';
 import type { Container, PodSpec } from '../kubeTypes.ts';
+import { advertisesThroughEnv } from './envExposure.ts';
 import { HOST_FROM_NODE_IP, INJECTED_MARKER } from './shellSnippets.ts';
 import { originalCommand, wrapCommand } from './commandWrapper.ts';
 import { unsupported, type Wiring, type WiringInput, type WiringOutcome } from './wiring.ts';
@@ -39,11 +41,12 @@ export function startScriptOf(
     w.split(/\s+/),
   );
   for (const mount of container.volumeMounts ?? []) {
-    const name = spec.volumes?.find((v) => v.name === mount.name)?.configMap?.name;
-    if (name === undefined) continue;
+    const volume = spec.volumes?.find((v) => v.name === mount.name);
+    const name = volume?.configMap?.name;
+    if (name === undefined || name === null) continue;
     for (const word of words) {
-      const key = keyUnder(mount, word);
-      if (key !== undefined) return { path: word, configMap: name, text: configMaps.get(name)?.[key] };
+      const file = configMapFileAt(mount, volume, word);
+      if (file !== undefined) return { path: word, configMap: name, text: configMaps.get(name)?.[file.key] };
     }
   }
   return undefined;
@@ -114,15 +117,25 @@ export function runsKafkaStartScript(spec: PodSpec, configMaps: ConfigMaps): boo
   });
 }
 
+/**
+ * A script that binds no listener of its own but reads `KAFKA_*` env, in a container that carries
+ * its advertised listeners in env: it renders the properties file from that env, as
+ * wurstmeister-style images do (`KAFKA_FOO_BAR` → `foo.bar`). Then the env is what to edit (the
+ * env families), before the script runs, rather than the file it writes.
+ */
+function rendersFromEnv(script: string, container: Container): boolean {
+  return boundListeners(script).size === 0 && /\bKAFKA_/.test(script) && advertisesThroughEnv(container);
+}
+
 export const startScriptWiring: Wiring = {
   family: 'start-script-render',
 
   brokerIndex(spec: PodSpec, configMaps: ConfigMaps): number {
     return spec.containers.findIndex((c) => {
       const script = startScriptOf(c, spec, configMaps);
-      return (
-        script !== undefined && (script.text === undefined || serverStartPath(script.text) !== undefined)
-      );
+      if (script === undefined) return false;
+      if (script.text === undefined) return true;
+      return serverStartPath(script.text) !== undefined && !rendersFromEnv(script.text, c);
     });
   },
 
