@@ -71,3 +71,33 @@ t.test('without the map a broker waits; a namespace that did not opt in is named
   t.match(formatLiveExplanation(notIn), /the webhook is not called/);
   t.end();
 });
+
+t.test(
+  "the webhook's grant in the namespace: said when missing, with the command; quiet when not opted in",
+  (t) => {
+    const webhook = { namespace: 'kni', serviceAccount: 'webhook' };
+    const optedIn = { 'kafka-nodeport-injector/inject': 'enabled' };
+    const missing = explainLive({ ...view(optedIn, [stored]), grant: { granted: false, webhook } }, settings);
+    t.equal(missing.grant?.granted, false);
+    t.match(
+      missing.grant?.message,
+      /cannot read Helm release records, StatefulSets and ConfigMaps in namespace kafka/,
+    );
+    t.equal(
+      missing.grant?.command,
+      'kubectl -n kafka create rolebinding kafka-nodeport-injector --clusterrole=kafka-nodeport-injector-release-reader --serviceaccount=kni:webhook',
+    );
+    t.match(formatLiveExplanation(missing), /\n {2}kubectl -n kafka create rolebinding/);
+    const unknown = explainLive(
+      { ...view(optedIn, [stored]), grant: { granted: undefined, webhook } },
+      settings,
+    );
+    t.match(unknown.grant?.message, /could not ask/);
+    t.ok(unknown.grant?.command, 'the command, in case');
+    const granted = explainLive({ ...view(optedIn, [stored]), grant: { granted: true, webhook } }, settings);
+    t.same(granted.grant?.command, undefined);
+    const notIn = explainLive({ ...view({}, [stored]), grant: { granted: false, webhook } }, settings);
+    t.equal(notIn.grant, undefined, 'a namespace that did not opt in needs no grant');
+    t.end();
+  },
+);

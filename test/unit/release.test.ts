@@ -8,7 +8,12 @@ import t from 'tap';
 import { stringify } from 'yaml';
 import { mutateRelease, serviceContext } from '../../src/core/release.ts';
 import { mutateObject } from '../../src/core/mutateObject.ts';
-import { claimRefusal, foreignHolder, nodePortTakenMessage } from '../../src/core/nodePortClaim.ts';
+import {
+  claimRefusal,
+  foreignHolder,
+  nodePortHolder,
+  nodePortTakenMessage,
+} from '../../src/core/nodePortClaim.ts';
 import type { Service } from '../../src/core/kubeTypes.ts';
 import {
   currentRecord,
@@ -158,6 +163,52 @@ t.test(
       'a route it cannot resolve is not judged',
     );
     t.equal(claimRefusal(sts, 'kafka', exposed, []), undefined, 'no Service yet');
+    t.end();
+  },
+);
+
+t.test(
+  'what the Service cache keeps of a Service: node-port holders only, trimmed to what a claim reads',
+  (t) => {
+    const held = {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: {
+        namespace: 'team-b',
+        name: 'kafka',
+        labels: { big: 'x'.repeat(1000) },
+        managedFields: [{}],
+      },
+      spec: {
+        type: 'NodePort',
+        selector: { app: 'kafka' },
+        ports: [
+          { name: 'tcp', port: 9092, targetPort: 'kafka-client', nodePort: 31980, protocol: 'TCP' },
+          { name: 'metrics', port: 9308 },
+        ],
+      },
+      status: { loadBalancer: {} },
+    };
+    const trimmed = nodePortHolder(held);
+    t.same(trimmed, {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { namespace: 'team-b', name: 'kafka' },
+      spec: {
+        selector: { app: 'kafka' },
+        ports: [{ nodePort: 31980, port: 9092, targetPort: 'kafka-client' }],
+      },
+    });
+    t.equal(
+      nodePortHolder({ ...held, spec: { ports: [{ port: 80 }] } }),
+      undefined,
+      'a ClusterIP Service: nothing',
+    );
+    // The trimmed copy decides a claim as the whole Service does.
+    const sts = envStatefulSet(seedListeners);
+    const result = mutateObject({ object: sts, namespaceAnnotations: {}, defaults: {} });
+    t.same(claimRefusal(sts, 'kafka', result, [trimmed]), claimRefusal(sts, 'kafka', result, [held]));
+    t.ok(claimRefusal(sts, 'kafka', result, [trimmed]), 'held by another release: refused');
     t.end();
   },
 );
