@@ -79,7 +79,9 @@ export function mutateClientService(
   }
   if (brokers?.brokersNotExposed) {
     const { reason, message } = brokers.brokersNotExposed;
-    return outcome('unchanged', reason, `its brokers are not exposed: ${message}`);
+    const why =
+      reason === 'already-exposed' ? 'its brokers are left to the chart' : 'its brokers are not exposed';
+    return outcome('unchanged', reason, `${why}: ${message}`);
   }
   const target = brokers?.serviceTarget;
   const ports = service.spec.ports ?? [];

@@ -7,9 +7,9 @@
 import type { ServiceTarget } from './clientService.ts';
 import type { RawConfig } from './config.ts';
 import { configMapsOf } from './configMaps.ts';
-import { isRecord, selectsLabels, type StatefulSet } from './kubeTypes.ts';
+import { isRecord, selectsLabels, stringOr, type KubeObject, type StatefulSet } from './kubeTypes.ts';
 import { mutateObject } from './mutateObject.ts';
-import type { MutationResult, Reason } from './result.ts';
+import { outcome, type MutationResult, type Reason } from './result.ts';
 
 export interface BrokerContext {
   serviceTarget?: ServiceTarget;
@@ -35,43 +35,80 @@ export interface ReleaseOptions {
   namespaceAnnotations: Record<string, string>;
 }
 
+const POD_NAME_LABEL = 'statefulset.kubernetes.io/pod-name';
+
 export interface BrokerDecision {
   sts: StatefulSet;
   result: MutationResult;
 }
 
 /**
- * The chart's own per-broker NodePort Services (bitnami `externalAccess` NodePort, cp-kafka
- * `nodeport.enabled`): each selects one broker pod and holds a fixed nodePort. Charts create them
- * before their client Service, so they show the brokers' own exposure when the StatefulSets are not
- * there yet (a Helm install creates Services first).
+ * The chart's own per-broker Services (bitnami `externalAccess`, cp-kafka `nodeport.enabled`, a
+ * vendor's `perBrokerService`): each selects one broker pod (`statefulset.kubernetes.io/pod-name`)
+ * and opens it outside the cluster, as a NodePort Service on a fixed nodePort or a LoadBalancer.
+ * Where they are in view the brokers are exposed already, whatever their StatefulSet advertises:
+ * exposing them a second time would put a shared NodePort beside the chart's own addresses.
+ *
+ * `selects(rest)` says whether the Service's selector, without the pod name, reaches the pods in
+ * question: the StatefulSet's pod labels, or the pods a client Service selects.
  */
-function perBrokerNodePorts(selector: Record<string, unknown>, services: unknown[]): boolean {
-  return services.some((other) => {
-    if (!isRecord(other) || other.kind !== 'Service' || !isRecord(other.spec)) return false;
+export function perBrokerServices(
+  services: unknown[],
+  selects: (rest: Record<string, unknown>) => boolean,
+): string[] {
+  const names: string[] = [];
+  for (const other of services) {
+    if (!isRecord(other) || other.kind !== 'Service' || !isRecord(other.spec)) continue;
     const { selector: own, type, ports } = other.spec;
-    if (!isRecord(own) || typeof own[POD_NAME_LABEL] !== 'string' || type !== 'NodePort') return false;
-    const rest = Object.fromEntries(Object.entries(own).filter(([k]) => k !== POD_NAME_LABEL));
+    if (!isRecord(own) || typeof own[POD_NAME_LABEL] !== 'string') continue;
     const fixedPort =
       Array.isArray(ports) && ports.some((p) => isRecord(p) && typeof p.nodePort === 'number');
-    return fixedPort && selectsLabels(selector, rest);
-  });
+    if (!(type === 'LoadBalancer' || (type === 'NodePort' && fixedPort))) continue;
+    const rest = Object.fromEntries(Object.entries(own).filter(([k]) => k !== POD_NAME_LABEL));
+    if (Object.keys(rest).length > 0 && selects(rest))
+      names.push(stringOr((other as KubeObject).metadata?.name, '?'));
+  }
+  return names;
 }
 
-const POD_NAME_LABEL = 'statefulset.kubernetes.io/pod-name';
+function chartExposureMessage(names: string[]): string {
+  const shown = names.slice(0, 3).join(', ') + (names.length > 3 ? ', …' : '');
+  return `the chart's own per-broker Services (${shown}) expose each broker`;
+}
+
+/**
+ * A broker StatefulSet's decision in view of its release: its own, unless the chart's per-broker
+ * Services already expose its pods. The webhook asks this for a StatefulSet it would expose, with
+ * the release's objects; `mutate` for each StatefulSet of its input.
+ */
+export function decideBrokers(sts: StatefulSet, own: MutationResult, services: unknown[]): MutationResult {
+  if (own.exposure === undefined) return own;
+  const podLabels = sts.spec.template.metadata?.labels ?? {};
+  const chartOwn = perBrokerServices(services, (rest) => selectsLabels(rest, podLabels));
+  return chartOwn.length === 0
+    ? own
+    : outcome('unchanged', 'already-exposed', chartExposureMessage(chartOwn));
+}
 
 function isKind(object: unknown, kind: string): boolean {
   return isRecord(object) && object.kind === kind;
 }
 
+/** The Services among a release's objects. */
+export function servicesOf(objects: unknown[]): unknown[] {
+  return objects.filter((object) => isKind(object, 'Service'));
+}
+
 function brokerDecisions(objects: unknown[], options: ReleaseOptions): BrokerDecision[] {
   const configMaps = configMapsOf(objects);
+  const services = servicesOf(objects);
   return objects
     .filter((object) => isKind(object, 'StatefulSet'))
-    .map((sts) => ({
-      sts: sts as StatefulSet,
-      result: mutateObject({ object: sts, ...options, configMaps }),
-    }));
+    .map((object) => {
+      const sts = object as StatefulSet;
+      const own = mutateObject({ object, ...options, configMaps });
+      return { sts, result: decideBrokers(sts, own, services) };
+    });
 }
 
 /** What a Service of this release needs to know about its brokers. */
@@ -80,7 +117,7 @@ export function serviceContext(
   release: ReleaseView,
   options: ReleaseOptions,
 ): BrokerContext {
-  const services = release.objects.filter((object) => isKind(object, 'Service'));
+  const services = servicesOf(release.objects);
   return brokerContextFor(service, brokerDecisions(release.objects, options), services, release.complete);
 }
 
@@ -98,7 +135,7 @@ export function mutateRelease(
   complete = objects.some((object) => isKind(object, 'StatefulSet')),
 ): MutationResult[] {
   const brokers = brokerDecisions(objects, options);
-  const services = objects.filter((object) => isKind(object, 'Service'));
+  const services = servicesOf(objects);
   let next = 0;
   return objects.map((object) => {
     if (isKind(object, 'StatefulSet')) {
@@ -139,9 +176,12 @@ export function brokerContextFor(
     const { listener, containerPort } = result.exposure;
     return { serviceTarget: { listener, containerPort, portNames } };
   }
-  if (selected.length === 0 && perBrokerNodePorts(selector, services)) {
-    const message = "the chart's own per-broker NodePort Services expose each broker";
-    return { brokersNotExposed: { reason: 'already-exposed', message } };
+  // Without the brokers in view (the cluster while Services are created first), the chart's
+  // per-broker Services for the pods this Service selects speak for them.
+  const chartOwn =
+    selected.length === 0 ? perBrokerServices(services, (rest) => selectsLabels(selector, rest)) : [];
+  if (chartOwn.length > 0) {
+    return { brokersNotExposed: { reason: 'already-exposed', message: chartExposureMessage(chartOwn) } };
   }
   if (selected.length === 0 && complete) {
     const kafka = brokers.filter(({ result }) => result.decision !== 'skipped').length;

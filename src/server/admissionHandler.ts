@@ -8,11 +8,11 @@
  * admits the object unchanged (SPEC §3: a bug must never block an install).
  */
 import type { RawConfig } from '../core/config.ts';
-import { isRecord, stringOr, type KubeObject } from '../core/kubeTypes.ts';
+import { isRecord, stringOr, type KubeObject, type StatefulSet } from '../core/kubeTypes.ts';
 import { needsConfigMaps, type MutationInput } from '../core/mutateObject.ts';
 import { claimRefusal } from '../core/nodePortClaim.ts';
 import { grantCommand, missingGrantMessage, type WebhookIdentity } from '../core/optInGrant.ts';
-import { serviceContext } from '../core/release.ts';
+import { decideBrokers, serviceContext, servicesOf } from '../core/release.ts';
 import { isUnexposedKafka, type Decision, type MutationResult, type Reason } from '../core/result.ts';
 import {
   deniedStatus,
@@ -124,6 +124,13 @@ async function decide(request: AdmissionRequest, context: AdmissionContext): Pro
     if ('decision' in release) return release;
     const configMaps = configMapsOf(release.objects);
     if (configMaps.size > 0) result = await context.mutate({ ...base, configMaps });
+  }
+  if (context.release && isRecord(object) && object.kind === 'StatefulSet' && result.exposure) {
+    // The chart's own per-broker Services, where the release has them, expose these brokers
+    // already (a Helm install creates them before the StatefulSet; so does Argo CD's order).
+    const release = await releaseOf();
+    if ('decision' in release) return release;
+    result = decideBrokers(object as unknown as StatefulSet, result, servicesOf(release.objects));
   }
   if (
     context.release &&
