@@ -9,6 +9,7 @@ export interface ConfigFlags {
   antiAffinity?: string;
   addressType?: string;
   advertisedHosts?: string;
+  listenerPort?: string;
   namespaceAnnotations?: string[];
 }
 
@@ -19,6 +20,7 @@ const FLAG_OF: Record<ConfigKey, keyof ConfigFlags> = {
   'anti-affinity': 'antiAffinity',
   'address-type': 'addressType',
   'advertised-hosts': 'advertisedHosts',
+  'listener-port': 'listenerPort',
 };
 
 const DESCRIPTIONS: Record<ConfigKey, string> = {
@@ -29,6 +31,8 @@ const DESCRIPTIONS: Record<ConfigKey, string> = {
   'address-type':
     'node address brokers advertise: InternalIP (default, status.hostIP) | ExternalIP | InternalDNS | ExternalDNS | Hostname',
   'advertised-hosts': 'per-broker host overrides "<ordinal>=<host>[,…]"',
+  'listener-port':
+    'container port the exposed listener binds, for Services applied before their brokers without Helm (default: learned from the brokers)',
 };
 
 /** Env names for serve in a container: KAFKA_NODEPORT_INJECTOR_NODE_PORT, … */

@@ -63,6 +63,17 @@ function portReaching(ports: ServicePort[], target: ServiceTarget | undefined): 
   });
 }
 
+/**
+ * The target `listener-port` states: by number only, so the answer is the same whether or not the
+ * brokers (and the names of their ports) are in view when the Service is admitted.
+ */
+function statedTarget(config: InjectorConfig): ServiceTarget | undefined {
+  const { listenerPort } = config;
+  return listenerPort === undefined
+    ? undefined
+    : { listener: config.listener, containerPort: listenerPort, portNames: {} };
+}
+
 export function mutateClientService(
   service: Service,
   config: InjectorConfig,
@@ -83,7 +94,7 @@ export function mutateClientService(
       reason === 'already-exposed' ? 'its brokers are left to the chart' : 'its brokers are not exposed';
     return outcome('unchanged', reason, `${why}: ${message}`);
   }
-  const target = brokers?.serviceTarget;
+  const target = statedTarget(config) ?? brokers?.serviceTarget;
   const ports = service.spec.ports ?? [];
   // Without the brokers in view (a Helm install creates the Service first), an external port is
   // the sign of the chart's own per-broker exposure.

@@ -29,6 +29,12 @@ export interface InjectorConfig {
   addressType: NodeAddressType;
   /** Per-broker host overrides by StatefulSet ordinal (NAT, DNS per node). */
   advertisedHosts: ReadonlyMap<number, string>;
+  /**
+   * The container port the exposed listener binds, stated up front, or undefined to learn it from
+   * the brokers. Without Helm a Service applied before its StatefulSet (Argo CD's order) cannot
+   * learn it from anything in view; this lets the two agree from the objects alone.
+   */
+  listenerPort: number | undefined;
 }
 
 export const CONFIG_KEYS = [
@@ -38,6 +44,7 @@ export const CONFIG_KEYS = [
   'anti-affinity',
   'address-type',
   'advertised-hosts',
+  'listener-port',
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
@@ -51,6 +58,7 @@ export const DEFAULT_RAW_CONFIG: Required<RawConfig> = {
   'anti-affinity': 'required',
   'address-type': 'InternalIP',
   'advertised-hosts': '',
+  'listener-port': '',
 };
 
 export class ConfigError extends Error {
@@ -94,15 +102,25 @@ function isAdvertisableHost(host: string): boolean {
   return DNS_SUBDOMAIN.test(host.toLowerCase()) && !/^[\d.]+$/.test(host);
 }
 
+function parsePort(raw: string): number | undefined {
+  const trimmed = raw.trim();
+  if (!/^\d+$/.test(trimmed)) return undefined;
+  const port = Number(trimmed);
+  return port >= 1 && port <= 65535 ? port : undefined;
+}
+
+/** What `listener-port` holds when it is not set: learn the port from the brokers. */
+const LEARNED = 'learned';
+
 const PARSERS: { [K in ConfigKey]: { accepted: string; parse: (raw: string) => unknown } } = {
   'node-port': {
     accepted: 'an integer port number from 1 to 65535 (the cluster NodePort range, 30000-32767 by default)',
-    parse: (raw) => {
-      const trimmed = raw.trim();
-      if (!/^\d+$/.test(trimmed)) return undefined;
-      const port = Number(trimmed);
-      return port >= 1 && port <= 65535 ? port : undefined;
-    },
+    parse: parsePort,
+  },
+  'listener-port': {
+    accepted:
+      'the container port (1-65535) the exposed listener binds, or empty to learn it from the brokers',
+    parse: (raw) => (raw.trim() === '' ? LEARNED : parsePort(raw)),
   },
   'node-selector': {
     accepted: 'label pairs "key=value[,key=value]" (empty for none)',
@@ -202,6 +220,7 @@ export function resolveConfig(sources: ConfigSource[]): InjectorConfig {
     antiAffinity: pick('anti-affinity') as AntiAffinityMode,
     addressType: pick('address-type') as NodeAddressType,
     advertisedHosts: pick('advertised-hosts') as ReadonlyMap<number, string>,
+    listenerPort: ((port) => (port === LEARNED ? undefined : (port as number)))(pick('listener-port')),
   };
 }
 

@@ -1,6 +1,6 @@
 /** SPEC §3 Kafka StatefulSet: expose one listener per broker, pin brokers, record the result. */
 import { ensureAdvertisedHost } from './advertisedHost.ts';
-import type { InjectorConfig } from './config.ts';
+import { ANNOTATION_PREFIX, type InjectorConfig } from './config.ts';
 import { NO_CONFIG_MAPS, type ConfigMaps } from './configMaps.ts';
 import type { PodSpec, StatefulSet } from './kubeTypes.ts';
 import { PatchBuilder } from './patchBuilder.ts';
@@ -31,6 +31,8 @@ export const WIRINGS: Wiring[] = [
   startScriptWiring,
   imageEnvWiring,
 ];
+
+const LISTENER_PORT_KEY = `${ANNOTATION_PREFIX}listener-port`;
 
 const clip = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max)}…` : text);
 
@@ -80,6 +82,14 @@ export function mutateStatefulSet(
   const wired = found.wiring.apply({ sts, builder, config, container, index: found.index, configMaps });
   if (!wired.exposed) return outcome('unchanged', wired.reason, wired.message);
   const { exposure } = wired;
+  if (config.listenerPort !== undefined && config.listenerPort !== exposure.containerPort) {
+    // Its client Service routes the node port to the stated port, whatever order they came in.
+    return outcome(
+      'unchanged',
+      'unsupported-wiring',
+      `${LISTENER_PORT_KEY} is ${String(config.listenerPort)}, but the exposed listener ${exposure.listener} binds container port ${String(exposure.containerPort)}: set ${LISTENER_PORT_KEY} to ${String(exposure.containerPort)}, or ${ANNOTATION_PREFIX}listener to the listener that binds ${String(config.listenerPort)}`,
+    );
+  }
   const host = ensureAdvertisedHost(builder, found.index, config, exposure.hostReader, exposure.listener);
   if (!host.ok) return outcome('unchanged', 'unsupported-wiring', host.message);
 

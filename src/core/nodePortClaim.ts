@@ -148,8 +148,9 @@ export function claimRefusal(
       message:
         `Service ${name} routes node port ${String(nodePort)} to container port ${String(routed)}, but this ` +
         `StatefulSet's exposed listener ${exposure.listener} listens on ${String(exposure.containerPort)}: the ` +
-        'Service was created before its StatefulSet without a Helm release to decide it from. Delete the Service ' +
-        'and apply the StatefulSet first, or install with Helm',
+        'Service was created before its StatefulSet without a Helm release to decide it from (kubectl apply, ' +
+        `Argo CD). State the port up front: annotate the namespace ${ANNOTATION_PREFIX}listener-port=` +
+        `${String(exposure.containerPort)}, delete the Service and apply again (or install with Helm)`,
     };
   }
   return undefined;

@@ -113,6 +113,7 @@ const NOT_RELEASE_CONFIGMAPS = ['kube-root-ca.crt', 'kafka-nodeport-injector-nod
 const LABELLED = NODES.filter((n) => n.labels?.['runapp'] === 'kafka');
 const WEBHOOK_NAME = 'inject.kafka-nodeport-injector.io';
 const NODE_PORT_ANNOTATION = 'kafka-nodeport-injector/node-port';
+const LISTENER_PORT_ANNOTATION = 'kafka-nodeport-injector/listener-port';
 const DEFAULT_NODE_PORT = 31980;
 const EXPECT = { nodePort: DEFAULT_NODE_PORT, nodeSelector: { runapp: 'kafka' }, release: RELEASE };
 
@@ -1001,38 +1002,116 @@ async function ungrantedNamespaceStep(cluster: Cluster, webhook: WebhookProcess)
 }
 
 /**
+ * Argo CD's order of kinds (gitops-engine's sync tasks, the same as Helm's install order): what it
+ * applies first. Within one sync wave it applies concurrently, so any order can happen as well.
+ */
+const ARGO_KIND_ORDER = [
+  'Namespace',
+  'NetworkPolicy',
+  'ResourceQuota',
+  'LimitRange',
+  'PodSecurityPolicy',
+  'PodDisruptionBudget',
+  'ServiceAccount',
+  'Secret',
+  'ConfigMap',
+  'StorageClass',
+  'PersistentVolume',
+  'PersistentVolumeClaim',
+  'CustomResourceDefinition',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'Role',
+  'RoleBinding',
+  'Service',
+  'DaemonSet',
+  'Pod',
+  'ReplicationController',
+  'ReplicaSet',
+  'Deployment',
+  'HorizontalPodAutoscaler',
+  'StatefulSet',
+  'Job',
+  'CronJob',
+  'IngressClass',
+  'Ingress',
+  'APIService',
+];
+
+/** `kubectl apply` of a render one object at a time in Argo CD's order (kinds it does not know last). */
+async function applyInArgoOrder(cluster: Cluster, ns: string, objects: KubeObj[]): Promise<ExecResult[]> {
+  const rank = (o: KubeObj): number => {
+    const at = ARGO_KIND_ORDER.indexOf(o.kind ?? '');
+    return at < 0 ? ARGO_KIND_ORDER.length : at;
+  };
+  const ordered = [...objects].sort((a, b) => rank(a) - rank(b));
+  const results: ExecResult[] = [];
+  for (const object of ordered) {
+    results.push(await cluster.kubectl(['apply', '-n', ns, '-f', '-'], { input: JSON.stringify(object) }));
+  }
+  return results;
+}
+
+/**
+ * `kubectl diff` of the render right after it was applied: a server-side dry run through the
+ * webhook, compared with what is stored. Nothing may differ (the webhook decides a re-admission
+ * as it decided the first).
+ */
+async function assertNoDiff(cluster: Cluster, ns: string, objects: KubeObj[]): Promise<void> {
+  const list = { apiVersion: 'v1', kind: 'List', items: objects };
+  const diff = await cluster.kubectl(['diff', '-n', ns, '-f', '-'], { input: JSON.stringify(list) });
+  assert.equal(
+    diff.code,
+    0,
+    `kubectl diff shows nothing (exit ${String(diff.code)}):\n${diff.stdout}${diff.stderr}`,
+  );
+}
+
+type ApplyOrder = 'StatefulSet' | 'Service' | 'Argo CD';
+
+/**
  * Without Helm there is no release record: a Service applied before its StatefulSet is decided
  * without its brokers. Right for a chart's own client listener; for a user-defined outside listener
- * the StatefulSet is refused, naming the Service, rather than exposed behind it.
+ * the StatefulSet is refused, naming the Service and the way out, rather than exposed behind it.
+ * That way out, `listener-port` on the namespace, makes Argo CD's order store what `mutate` gives.
  */
 async function kubectlApplySteps(cluster: Cluster, webhook: WebhookProcess): Promise<void> {
   const seed = VARIANTS.find((x) => caseName(x) === 'bitnami-kafka-12.9.5_seed-outside');
   const plain = CHARTS.find((x) => x.dir === 'bitnami-kafka-12.9.5');
   if (!seed || !plain) return;
-  const nsAnnotations = { [NODE_SELECTOR_ANNOTATION]: 'runapp=kafka' };
-  const cases: [ChartCase, string][] = [
-    [seed, 'StatefulSet'],
-    [seed, 'Service'],
-    [plain, 'Service'],
+  const selector = { [NODE_SELECTOR_ANNOTATION]: 'runapp=kafka' };
+  const stated = { ...selector, [LISTENER_PORT_ANNOTATION]: '9094' };
+  const cases: [ChartCase, ApplyOrder, Record<string, string>][] = [
+    [seed, 'StatefulSet', selector],
+    [seed, 'Service', selector],
+    [plain, 'Argo CD', selector],
+    [seed, 'Argo CD', stated],
   ];
-  for (const [c, firstKind] of cases) {
-    const ns = slug(`kubectl-${firstKind}-first-${c.variant ?? 'default'}`);
-    const refused = c === seed && firstKind === 'Service';
+  for (const [c, order, nsAnnotations] of cases) {
+    const ns = slug(`kubectl-${order}-first-${c.variant ?? 'default'}`);
+    const refused = c === seed && order === 'Service';
+    const how =
+      order === 'Argo CD'
+        ? `kubectl apply in Argo CD's order${LISTENER_PORT_ANNOTATION in nsAnnotations ? ', listener-port=9094 on the namespace' : ''}`
+        : `kubectl apply of the render, ${order}s first`;
     const title = refused
-      ? `${caseName(c)}: kubectl apply, Services first: the StatefulSet is refused (node-port-misrouted, naming the Service) rather than exposed behind a Service aimed at CLIENT`
-      : `${caseName(c)}: kubectl apply of the render, ${firstKind}s first: stored = \`mutate\` of the render, brokers advertise <hostIP>:${DEFAULT_NODE_PORT} behind the Service`;
+      ? `${caseName(c)}: kubectl apply, Services first: the StatefulSet is refused (node-port-misrouted, naming the Service and listener-port) rather than exposed behind a Service aimed at CLIENT`
+      : `${caseName(c)}: ${how}: stored = \`mutate\` of the render, brokers advertise <hostIP>:${DEFAULT_NODE_PORT} behind the Service${order === 'Argo CD' ? ', kubectl diff shows nothing' : ''}`;
     await check(title, async () => {
       await createNamespace(cluster, ns, INJECT_LABEL, nsAnnotations);
       const { text, objects } = await renderFor(cluster, c, ns);
       const from = webhook.audit.length;
-      const results = await applyInOrder(cluster, ns, objects, firstKind);
+      const results =
+        order === 'Argo CD'
+          ? await applyInArgoOrder(cluster, ns, objects)
+          : await applyInOrder(cluster, ns, objects, order);
       if (refused) {
         const last = results.at(-1);
         assert.notEqual(last?.code, 0, 'kubectl apply fails on the StatefulSet');
         assert.match(
           last?.stderr ?? '',
           new RegExp(
-            `Service ${ns}/kafka routes node port ${String(DEFAULT_NODE_PORT)} to container port 9092.*OUTSIDE listens on 9094`,
+            `Service ${ns}/kafka routes node port ${String(DEFAULT_NODE_PORT)} to container port 9092.*OUTSIDE listens on 9094.*${LISTENER_PORT_ANNOTATION}=9094`,
           ),
         );
         const sts = webhook
@@ -1049,6 +1128,7 @@ async function kubectlApplySteps(cluster: Cluster, webhook: WebhookProcess): Pro
       await assertExposed(cluster, ns, pods, objects, c.clientService, EXPECT);
       await assertStoredAsMutate(cluster, ns, text, nsAnnotations);
       assertNoErrorOrDenial(webhook.since(from), ns);
+      if (order === 'Argo CD') await assertNoDiff(cluster, ns, objects);
     });
     // Its Service holds the node port: gone before the next release claims it.
     await cluster.kubectl(['delete', 'statefulset,service', '--all', '-n', ns, '--wait=true'], {
