@@ -110,7 +110,7 @@ export function nodePortTakenMessage(nodePort: number, holder: string): string {
 }
 
 /** The container port a Service port reaches on these brokers, when it can be told. */
-function routedPort(port: Record<string, unknown>, sts: StatefulSet): number | undefined {
+export function routedPort(port: Record<string, unknown>, sts: StatefulSet): number | undefined {
   const target = port.targetPort ?? port.port;
   if (typeof target === 'number') return target;
   if (typeof target !== 'string') return undefined;

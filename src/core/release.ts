@@ -9,6 +9,7 @@ import type { RawConfig } from './config.ts';
 import { configMapsOf } from './configMaps.ts';
 import { isRecord, selectsLabels, stringOr, type KubeObject, type StatefulSet } from './kubeTypes.ts';
 import { mutateObject } from './mutateObject.ts';
+import { routedPort } from './nodePortClaim.ts';
 import { outcome, type MutationResult, type Reason } from './result.ts';
 
 export interface BrokerContext {
@@ -46,26 +47,26 @@ export interface BrokerDecision {
  * The chart's own per-broker Services (bitnami `externalAccess`, cp-kafka `nodeport.enabled`, a
  * vendor's `perBrokerService`): each selects one broker pod (`statefulset.kubernetes.io/pod-name`)
  * and opens it outside the cluster, as a NodePort Service on a fixed nodePort or a LoadBalancer.
- * Where they are in view the brokers are exposed already, whatever their StatefulSet advertises:
- * exposing them a second time would put a shared NodePort beside the chart's own addresses.
  *
  * `selects(rest)` says whether the Service's selector, without the pod name, reaches the pods in
- * question: the StatefulSet's pod labels, or the pods a client Service selects.
+ * question (the StatefulSet's pod labels, or the pods a client Service selects); `routes(port)`,
+ * when the brokers are known, whether one of its ports reaches the listener they would expose.
  */
 export function perBrokerServices(
   services: unknown[],
   selects: (rest: Record<string, unknown>) => boolean,
+  routes: (port: Record<string, unknown>) => boolean = () => true,
 ): string[] {
   const names: string[] = [];
   for (const other of services) {
     if (!isRecord(other) || other.kind !== 'Service' || !isRecord(other.spec)) continue;
     const { selector: own, type, ports } = other.spec;
-    if (!isRecord(own) || typeof own[POD_NAME_LABEL] !== 'string') continue;
-    const fixedPort =
-      Array.isArray(ports) && ports.some((p) => isRecord(p) && typeof p.nodePort === 'number');
+    if (!isRecord(own) || typeof own[POD_NAME_LABEL] !== 'string' || !Array.isArray(ports)) continue;
+    const fixedPort = ports.some((p) => isRecord(p) && typeof p.nodePort === 'number');
     if (!(type === 'LoadBalancer' || (type === 'NodePort' && fixedPort))) continue;
     const rest = Object.fromEntries(Object.entries(own).filter(([k]) => k !== POD_NAME_LABEL));
-    if (Object.keys(rest).length > 0 && selects(rest))
+    if (Object.keys(rest).length === 0 || !selects(rest)) continue;
+    if (ports.some((p) => isRecord(p) && routes(p)))
       names.push(stringOr((other as KubeObject).metadata?.name, '?'));
   }
   return names;
@@ -78,13 +79,21 @@ function chartExposureMessage(names: string[]): string {
 
 /**
  * A broker StatefulSet's decision in view of its release: its own, unless the chart's per-broker
- * Services already expose its pods. The webhook asks this for a StatefulSet it would expose, with
- * the release's objects; `mutate` for each StatefulSet of its input.
+ * Services already route outside clients to the very listener it would expose (exposing it again
+ * would put one NodePort beside the chart's own per-broker addresses). Per-broker Services that
+ * reach another port (incubator/kafka's `external.enabled` without an external listener: nothing
+ * listens there) expose nothing, and the brokers are exposed as usual. The webhook asks this for
+ * a StatefulSet it would expose, with the release's objects; `mutate` for each of its input.
  */
 export function decideBrokers(sts: StatefulSet, own: MutationResult, services: unknown[]): MutationResult {
-  if (own.exposure === undefined) return own;
+  const { exposure } = own;
+  if (exposure === undefined) return own;
   const podLabels = sts.spec.template.metadata?.labels ?? {};
-  const chartOwn = perBrokerServices(services, (rest) => selectsLabels(rest, podLabels));
+  const chartOwn = perBrokerServices(
+    services,
+    (rest) => selectsLabels(rest, podLabels),
+    (port) => routedPort(port, sts) === exposure.containerPort,
+  );
   return chartOwn.length === 0
     ? own
     : outcome('unchanged', 'already-exposed', chartExposureMessage(chartOwn));

@@ -36,13 +36,26 @@ function perBrokerService(ordinal: number, type: 'NodePort' | 'LoadBalancer' | '
   };
 }
 
-/** A release whose brokers the webhook would expose, were it not for the per-broker Services. */
-function release(type: 'NodePort' | 'LoadBalancer' | 'ClusterIP'): unknown[] {
+/**
+ * A release whose brokers advertise their own EXTERNAL address each (a DNS name per broker, bound
+ * on 9094), reached through per-broker Services on `targetPort`: the webhook would expose EXTERNAL,
+ * were it not for those Services.
+ */
+function release(type: 'NodePort' | 'LoadBalancer' | 'ClusterIP', targetPort = 9094): unknown[] {
   const sts = envStatefulSet(
-    'INTERNAL://$(MY_POD_NAME).kafka-headless:9093,CLIENT://$(MY_POD_NAME).kafka-headless:9092',
+    'INTERNAL://$(MY_POD_NAME).kafka-headless:9093,CLIENT://$(MY_POD_NAME).kafka-headless:9092,EXTERNAL://$(MY_POD_NAME).kafka.example.com:9094',
   );
+  const env = sts.spec.template.spec.containers[0]?.env ?? [];
+  const listeners = env.find((e) => e.name === 'KAFKA_CFG_LISTENERS');
+  if (listeners) listeners.value = 'INTERNAL://:9093,CLIENT://:9092,EXTERNAL://:9094';
   const client = clientService([{ name: 'tcp-client', port: 9092, targetPort: 'kafka-client' }]);
-  return [perBrokerService(0, type), perBrokerService(1, type), perBrokerService(2, type), client, sts];
+  const perBroker = [0, 1, 2].map((ordinal) => {
+    const service = perBrokerService(ordinal, type);
+    const [port] = service.spec.ports ?? [];
+    if (port) port.targetPort = targetPort;
+    return service;
+  });
+  return [...perBroker, client, sts];
 }
 
 for (const type of ['NodePort', 'LoadBalancer'] as const) {
@@ -92,6 +105,18 @@ t.test('per-broker ClusterIP Services expose nothing: the brokers are still expo
   t.equal(sts?.result.decision, 'mutated');
   t.end();
 });
+
+t.test(
+  'per-broker Services in front of a port no listener binds expose nothing: the brokers are exposed',
+  (t) => {
+    // incubator/kafka's external.enabled without an external listener: Services to 31090+i, where
+    // nothing listens.
+    const documents = mutateManifests(manifestOf(release('NodePort', 31090)).text, options);
+    const sts = documents.find((d) => (d.object as { kind: string }).kind === 'StatefulSet');
+    t.equal(sts?.result.decision, 'mutated');
+    t.end();
+  },
+);
 
 t.test("another release's per-broker Services do not count", (t) => {
   const objects = release('NodePort').map((object) => {
